@@ -1,0 +1,54 @@
+# Flux: `make run` runs the main job end to end; `make test` passes the tests. Both set up what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
+export DAGSTER_HOME ?= $(CURDIR)/.flux/dagster
+
+.PHONY: install db run test lint typecheck unit ui api stop bench clean
+
+.tools/uv/bin/uv:
+	$(PYTHON) -m venv .tools/uv
+	.tools/uv/bin/pip install --quiet 'uv>=0.5,<1'
+
+# The virtualenv is built on the machine's Python 3.11 from the committed lock file.
+$(BIN)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(BIN)/.synced
+
+db: install
+	$(BIN)/flux db up
+	$(BIN)/flux db migrate
+
+run: db
+	$(BIN)/flux demo
+
+lint: install
+	$(BIN)/ruff check flux_pipelines flux_api tests
+	$(BIN)/ruff format --check flux_pipelines flux_api tests
+
+typecheck: install
+	$(BIN)/mypy flux_pipelines flux_api
+
+unit: db
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+ui: db
+	$(BIN)/flux ui
+
+api: db
+	$(BIN)/flux api
+
+stop: install
+	$(BIN)/flux stop
+
+bench: db
+	$(BIN)/python -m bench
+
+clean: stop
+	rm -rf .flux

@@ -1,0 +1,1 @@
+"""Flux's PostgreSQL: the local cluster, connection URLs per role, and migrations."""

@@ -1,0 +1,103 @@
+"""SQLAlchemy Core views of the tables the migrations create (the migrations are the source of truth).
+
+Code builds its statements from these objects rather than from SQL strings.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = sa.MetaData(schema="flux")
+
+tenants = sa.Table(
+    "tenants", metadata,
+    sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("country", sa.Text, nullable=False, server_default="US"),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("user_id", UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")),
+    sa.Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("disabled_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+)
+
+uploads = sa.Table(
+    "uploads", metadata,
+    sa.Column("upload_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("object_key", sa.Text, nullable=False, unique=True),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("content_sha256", sa.Text),
+    sa.Column("size_bytes", sa.BigInteger),
+    sa.Column("status", sa.Text, nullable=False, server_default="received"),
+    sa.Column("format", sa.Text),
+    sa.Column("rows_total", sa.Integer),
+    sa.Column("rows_loaded", sa.Integer),
+    sa.Column("rows_rejected", sa.Integer),
+    sa.Column("date_min", sa.Date),
+    sa.Column("date_max", sa.Date),
+    sa.Column("error", sa.Text),
+    sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+    sa.Column("processed_at", sa.DateTime(timezone=True)),
+)
+
+staged_sales = sa.Table(
+    "staged_sales", metadata,
+    sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("metric", sa.Text, primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("value", sa.Numeric(14, 2), nullable=False),
+    sa.Column("upload_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+)
+
+rejected_rows = sa.Table(
+    "rejected_rows", metadata,
+    sa.Column("rejected_id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("upload_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("line_number", sa.Integer),
+    sa.Column("column_name", sa.Text),
+    sa.Column("value", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+model_versions = sa.Table(
+    "model_versions", metadata,
+    sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("metric", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("model_name", sa.Text, nullable=False),
+    sa.Column("model_kind", sa.Text, nullable=False),
+    sa.Column("is_champion", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("wape", sa.Float),
+    sa.Column("baseline_wape", sa.Float),
+    sa.Column("backtest", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("mlflow_run_id", sa.Text),
+    sa.Column("trained_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+)
+
+forecasts = sa.Table(
+    "forecasts", metadata,
+    sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("metric", sa.Text, primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("p10", sa.Float, nullable=False),
+    sa.Column("p50", sa.Float, nullable=False),
+    sa.Column("p90", sa.Float, nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+)
+
+public_holidays = sa.Table(
+    "public_holidays", metadata,
+    sa.Column("country", sa.Text, primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+)

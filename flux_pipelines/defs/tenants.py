@@ -1,0 +1,5 @@
+"""The tenant partition set every per-restaurant asset shares: one partition per tenant id."""
+
+import dagster as dg
+
+tenants_partitions = dg.DynamicPartitionsDefinition(name="tenants")

@@ -1,0 +1,70 @@
+"""Typed settings, read from the environment (prefix ``FLUX_``).
+
+Every setting has a default that works on a bare machine: with nothing configured, Flux starts its
+own PostgreSQL under ``FLUX_HOME``, keeps the landing zone in a local folder and MLflow's artifacts
+beside it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_TOKEN_SECRET = "flux-development-secret-do-not-use-in-production"  # noqa: S105
+
+Role = Literal["owner", "pipeline", "api", "analyst"]
+
+
+class FluxSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLUX_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    home: Path = Field(default=PROJECT_ROOT / ".flux", description="local state: cluster, Dagster home, MLflow, landing zone")
+    database_url: str | None = Field(
+        default=None,
+        description="owner connection (runs migrations); unset: the cluster Flux starts under FLUX_HOME",
+    )
+    database_password_pipeline: SecretStr | None = None
+    database_password_api: SecretStr | None = None
+    database_password_analyst: SecretStr | None = None
+    pg_bin_dir: Path | None = Field(default=None, description="where initdb/pg_ctl live; unset: searched")
+    pg_port: int | None = Field(default=None, description="port of the local cluster; unset: chosen once and kept")
+    landing_url: str | None = Field(default=None, description="file:///path or s3://bucket/prefix; unset: FLUX_HOME/landing")
+    s3_endpoint_url: str | None = Field(default=None, description="S3 endpoint (MinIO, moto); unset: AWS")
+    mlflow_tracking_uri: str | None = Field(default=None, description="unset: MLflow store in the project's PostgreSQL")
+    token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
+    token_issuer: str = "flux"
+    token_audience: str = "flux-api"
+    token_ttl_minutes: int = 30
+    forecast_horizon_days: int = Field(default=28, ge=1, le=366)
+    backtest_windows: int = Field(default=3, ge=1, le=12)
+    upload_max_bytes: int = 100 * 1024 * 1024
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret_outside_development(self) -> FluxSettings:
+        if self.environment == "production" and self.token_secret.get_secret_value() == DEV_TOKEN_SECRET:
+            raise ValueError("FLUX_TOKEN_SECRET must be set to a real secret when FLUX_ENVIRONMENT=production")
+        return self
+
+    @property
+    def landing_root(self) -> str:
+        return self.landing_url or (self.home / "landing").resolve().as_uri()
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.home / "mlflow-artifacts"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> FluxSettings:
+    return FluxSettings()

@@ -1,0 +1,29 @@
+"""``GET /v1/models/current``: the champion per metric, its accuracy beside the baseline's."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+
+from flux_api.deps import CurrentUser, TenantConnection
+from flux_api.schemas import CurrentModel
+from flux_pipelines.db.tables import model_versions
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+@router.get("/current", response_model=list[CurrentModel])
+def current_models(user: CurrentUser, conn: TenantConnection) -> list[CurrentModel]:
+    rows = conn.execute(
+        sa.select(
+            model_versions.c.metric,
+            model_versions.c.version,
+            model_versions.c.model_kind,
+            model_versions.c.wape,
+            model_versions.c.baseline_wape,
+            model_versions.c.trained_at,
+        )
+        .where(model_versions.c.is_champion)
+        .order_by(model_versions.c.metric)
+    ).mappings()
+    return [CurrentModel.model_validate(dict(row)) for row in rows]

@@ -1,0 +1,43 @@
+with
+
+daily as (
+
+    select * from {{ ref('int_sales_daily_filled') }}
+
+),
+
+tenants as (
+
+    select * from {{ ref('stg_flux__tenants') }}
+
+),
+
+holidays as (
+
+    select * from {{ ref('stg_flux__public_holidays') }}
+
+),
+
+final as (
+
+    select
+        daily.tenant_id,
+        daily.metric,
+        daily.date,
+        daily.value,
+        daily.is_observed,
+        tenants.country,
+        extract(isodow from daily.date)::int as day_of_week,
+        holidays.holiday_name is not null as is_holiday,
+        holidays.holiday_name
+
+    from daily
+    inner join tenants
+        on tenants.tenant_id = daily.tenant_id
+    left join holidays
+        on holidays.country = tenants.country
+        and holidays.date = daily.date
+
+)
+
+select * from final

@@ -1,0 +1,56 @@
+"""The dbt models as Dagster assets: ``dbt build`` runs the models and their tests (asset checks).
+
+dbt connects as the pipeline role (RLS lets it read every tenant) with the connection Flux's
+settings give, handed over as the ``FLUX_DBT_*`` variables that ``dbt_project/profiles.yml`` reads.
+"""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from flux_pipelines.db.connections import role_url
+from flux_pipelines.defs.features.project import flux_dbt_project
+from flux_pipelines.defs.features.translator import FluxDbtTranslator
+from flux_pipelines.settings import FluxSettings, get_settings
+
+
+def dbt_connection_env(settings: FluxSettings) -> dict[str, str]:
+    url = role_url(settings, "pipeline")
+    return {
+        "FLUX_DBT_HOST": url.host or "127.0.0.1",
+        "FLUX_DBT_PORT": str(url.port or 5432),
+        "FLUX_DBT_USER": url.username or "flux_pipeline",
+        "FLUX_DBT_PASSWORD": url.password or "",
+        "FLUX_DBT_DBNAME": url.database or "flux",
+    }
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set variables around a dbt CLI start: DbtCliResource gives dbt a copy of os.environ."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dbt_assets(
+    manifest=flux_dbt_project().manifest_path,
+    project=flux_dbt_project(),
+    dagster_dbt_translator=FluxDbtTranslator(),
+)
+def flux_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    # Settings are read at run time, not import time: tests point FLUX_DATABASE_URL elsewhere.
+    with environment(dbt_connection_env(get_settings())):
+        invocation = dbt.cli(["build"], context=context)
+    yield from invocation.stream()

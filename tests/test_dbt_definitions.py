@@ -1,0 +1,75 @@
+"""The features stage's definitions: asset keys, groups and lineage as the rest of the graph expects
+them, and a dbt manifest that appears on a fresh clone (where ``target/`` does not exist)."""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+
+from flux_pipelines.defs.features.definitions import defs, resources
+from flux_pipelines.defs.features.project import DBT_PROJECT_DIR, prepared_project
+from flux_pipelines.defs.resources import FluxDatabase
+
+MODELS = {
+    "stg_uploads__sales",
+    "stg_flux__tenants",
+    "stg_flux__public_holidays",
+    "int_sales_daily_filled",
+    "fct_daily_demand",
+    "features_daily",
+}
+
+
+def _graph() -> AssetGraph:
+    merged = dg.Definitions.merge(
+        defs, dg.Definitions(resources={"database": FluxDatabase(), **resources()})
+    )
+    return merged.resolve_asset_graph()
+
+
+def test_models_are_keyed_by_name_in_the_features_group() -> None:
+    graph = _graph()
+    materializable = {
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).is_materializable
+    }
+    assert materializable == MODELS | {"public_holidays"}
+    for name in materializable:
+        assert graph.get(dg.AssetKey(name)).group_name == "features"
+
+
+def test_lineage_joins_the_python_assets() -> None:
+    graph = _graph()
+
+    def parents(name: str) -> set[str]:
+        return {key.to_user_string() for key in graph.get(dg.AssetKey(name)).parent_keys}
+
+    assert parents("stg_uploads__sales") == {"staged_sales"}
+    assert parents("stg_flux__public_holidays") == {"public_holidays"}
+    assert parents("features_daily") == {"fct_daily_demand"}
+    assert {"int_sales_daily_filled", "stg_flux__public_holidays"} <= parents("fct_daily_demand")
+
+
+def test_dbt_tests_are_asset_checks_on_the_models() -> None:
+    graph = _graph()
+    checked = {key.asset_key.to_user_string() for key in graph.asset_check_keys}
+    assert {"features_daily", "fct_daily_demand", "int_sales_daily_filled"} <= checked
+
+
+def test_a_fresh_clone_gets_a_manifest_and_a_stale_one_is_reparsed(tmp_path: Path) -> None:
+    clone = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, clone, ignore=shutil.ignore_patterns("target", "logs"))
+
+    project = prepared_project(clone)
+    assert project.manifest_path.is_file()
+    first = project.manifest_path.stat().st_mtime
+
+    model = clone / "models" / "marts" / "features_daily.sql"
+    later = time.time() + 5
+    os.utime(model, (later, later))
+    prepared_project(clone)
+    assert project.manifest_path.stat().st_mtime > first

@@ -1,0 +1,291 @@
+"""The dbt models, built for real: Dagster materializes ``public_holidays`` and runs ``dbt build``
+against the test database, then the tests read ``analytics`` as the pipeline, the API and the
+analyst would."""
+
+import datetime as dt
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from flux_pipelines.db.connections import get_engine
+from flux_pipelines.db.tables import staged_sales, tenants, uploads
+from flux_pipelines.defs.features.assets import flux_dbt_models
+from flux_pipelines.defs.features.definitions import resources as features_resources
+from flux_pipelines.defs.features.holidays import public_holidays
+from flux_pipelines.defs.features.project import flux_dbt_project
+from flux_pipelines.defs.resources import FluxDatabase
+from flux_pipelines.settings import FluxSettings
+
+FIRST_DAY = dt.date(2024, 11, 1)
+LAST_DAY = dt.date(2024, 12, 31)
+GAP_DAY = dt.date(2024, 12, 10)
+
+FEATURES_CONTRACT = [
+    ("tenant_id", "uuid"),
+    ("metric", "text"),
+    ("date", "date"),
+    ("value", "numeric"),
+    ("is_observed", "boolean"),
+    ("country", "text"),
+    ("day_of_week", "integer"),
+    ("day_of_month", "integer"),
+    ("month", "integer"),
+    ("week_of_year", "integer"),
+    ("day_of_year", "integer"),
+    ("is_holiday", "boolean"),
+    ("holiday_name", "text"),
+    ("lag_7", "numeric"),
+    ("lag_14", "numeric"),
+    ("lag_28", "numeric"),
+    ("lag_364", "numeric"),
+    ("rolling_mean_7", "numeric"),
+    ("rolling_mean_28", "numeric"),
+]
+
+
+@dataclass(frozen=True)
+class Built:
+    us_tenant: uuid.UUID
+    gb_tenant: uuid.UUID
+    us_sales: dict[dt.date, Decimal]
+    result: dg.ExecuteInProcessResult
+
+
+def _insert_tenant(conn: sa.Connection, country: str, days: dict[dt.date, Decimal]) -> uuid.UUID:
+    tenant_id: uuid.UUID = conn.execute(
+        sa.insert(tenants)
+        .values(name=f"dbt-{country}-{uuid.uuid4().hex[:6]}", country=country)
+        .returning(tenants.c.tenant_id)
+    ).scalar_one()
+    upload_id = uuid.uuid4()
+    conn.execute(
+        sa.insert(uploads).values(
+            upload_id=upload_id,
+            tenant_id=tenant_id,
+            object_key=f"uploads/tenant={tenant_id}/{upload_id}.csv",
+            filename="daily.csv",
+            status="loaded",
+        )
+    )
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "metric": "sales",
+            "date": day,
+            "value": value,
+            "upload_id": upload_id,
+        }
+        for day, value in days.items()
+    ]
+    conn.execute(sa.insert(staged_sales), rows)
+    return tenant_id
+
+
+def _days(first: dt.date, last: dt.date, skip: set[dt.date]) -> dict[dt.date, Decimal]:
+    """Deterministic, uneven values, so that a lag off by a day would not match by chance."""
+    out: dict[dt.date, Decimal] = {}
+    day = first
+    while day <= last:
+        if day not in skip:
+            out[day] = Decimal(100 + (day.toordinal() * 37) % 53) + Decimal("0.25")
+        day += dt.timedelta(days=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def built(settings: FluxSettings, pipeline_engine: sa.Engine) -> Built:
+    us_sales = _days(FIRST_DAY, LAST_DAY, {GAP_DAY})
+    with pipeline_engine.begin() as conn:
+        us = _insert_tenant(conn, "US", us_sales)
+        gb = _insert_tenant(conn, "GB", _days(dt.date(2024, 12, 20), LAST_DAY, set()))
+    result = dg.materialize(
+        [public_holidays, flux_dbt_models],
+        resources={"database": FluxDatabase(), **features_resources()},
+    )
+    return Built(us, gb, us_sales, result)
+
+
+def _features(engine: sa.Engine, tenant_id: uuid.UUID) -> dict[dt.date, sa.Row]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "select * from analytics.features_daily "
+                "where tenant_id = :t and metric = 'sales' order by date"
+            ),
+            {"t": tenant_id},
+        ).all()
+    return {row.date: row for row in rows}
+
+
+def test_the_build_succeeds_and_runs_dbt_tests_as_asset_checks(built: Built) -> None:
+    assert built.result.success
+    materialized = {
+        event.asset_key.to_user_string()
+        for event in built.result.get_asset_materialization_events()
+        if event.asset_key
+    }
+    assert {"public_holidays", "stg_uploads__sales", "int_sales_daily_filled"} <= materialized
+    assert {"fct_daily_demand", "features_daily"} <= materialized
+
+    evaluations = built.result.get_asset_check_evaluations()
+    assert len(evaluations) == len(flux_dbt_models.check_keys) > 0
+    assert all(evaluation.passed for evaluation in evaluations)
+    key_test = [
+        e
+        for e in evaluations
+        if e.asset_key == dg.AssetKey("features_daily")
+        and e.check_name.startswith("unique_combination_of_columns")
+    ]
+    assert len(key_test) == 1
+
+
+def test_dbt_build_ran_the_unit_tests(built: Built) -> None:
+    target = flux_dbt_project().project_dir / "target"
+    run_results = list(target.glob(f"flux_dbt_models-{built.result.run_id[:7]}-*/run_results.json"))
+    assert len(run_results) == 1
+    results = json.loads(run_results[0].read_text())["results"]
+    unit_tests = {
+        r["unique_id"].split(".")[-1]: r["status"]
+        for r in results
+        if r["unique_id"].startswith("unit_test.")
+    }
+    assert unit_tests == {
+        "int_sales_daily_filled_makes_missing_days_explicit": "pass",
+        "features_daily_lags_and_rolling_means": "pass",
+    }
+
+
+def test_features_daily_has_the_training_contract_columns(
+    built: Built, pipeline_engine: sa.Engine
+) -> None:
+    with pipeline_engine.connect() as conn:
+        columns = conn.execute(
+            sa.text(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'analytics' and table_name = 'features_daily' "
+                "order by ordinal_position"
+            )
+        ).all()
+    assert [tuple(c) for c in columns] == FEATURES_CONTRACT
+
+
+def test_a_day_without_data_is_present_and_unknown(
+    built: Built, pipeline_engine: sa.Engine
+) -> None:
+    features = _features(pipeline_engine, built.us_tenant)
+    assert min(features) == FIRST_DAY and max(features) == LAST_DAY
+    assert len(features) == (LAST_DAY - FIRST_DAY).days + 1
+    gap = features[GAP_DAY]
+    assert gap.value is None
+    assert gap.is_observed is False
+    assert all(row.is_observed for day, row in features.items() if day != GAP_DAY)
+
+
+def test_lags_are_the_values_days_earlier(built: Built, pipeline_engine: sa.Engine) -> None:
+    features = _features(pipeline_engine, built.us_tenant)
+    for day, row in features.items():
+        for lag, column in ((7, row.lag_7), (14, row.lag_14), (28, row.lag_28), (364, row.lag_364)):
+            assert column == built.us_sales.get(day - dt.timedelta(days=lag)), (day, lag)
+    # The gap is unknown, so the lag that looks back at it is unknown too, not zero.
+    assert features[GAP_DAY + dt.timedelta(days=7)].lag_7 is None
+
+
+def test_rolling_means_exclude_the_day_itself(built: Built, pipeline_engine: sa.Engine) -> None:
+    features = _features(pipeline_engine, built.us_tenant)
+    for day, row in features.items():
+        for window, actual in ((7, row.rolling_mean_7), (28, row.rolling_mean_28)):
+            previous = [
+                built.us_sales[d]
+                for d in (day - dt.timedelta(days=k) for k in range(1, window + 1))
+                if d in built.us_sales
+            ]
+            if not previous:
+                assert actual is None, (day, window)
+            else:
+                expected = sum(previous) / len(previous)
+                assert math.isclose(actual, expected, rel_tol=1e-12), (day, window)
+    assert features[FIRST_DAY].rolling_mean_7 is None
+
+
+def test_public_holidays_of_the_tenants_country(built: Built, pipeline_engine: sa.Engine) -> None:
+    us = _features(pipeline_engine, built.us_tenant)
+    assert us[dt.date(2024, 12, 25)].is_holiday is True
+    assert "Christmas" in us[dt.date(2024, 12, 25)].holiday_name
+    assert us[dt.date(2024, 11, 28)].is_holiday is True  # Thanksgiving, a US holiday only
+    assert us[dt.date(2024, 12, 26)].is_holiday is False
+    assert us[dt.date(2024, 12, 26)].holiday_name is None
+    gb = _features(pipeline_engine, built.gb_tenant)
+    assert gb[dt.date(2024, 12, 26)].is_holiday is True  # Boxing Day in Great Britain
+    assert all(row.country == "GB" for row in gb.values())
+
+
+def test_calendar_columns(built: Built, pipeline_engine: sa.Engine) -> None:
+    features = _features(pipeline_engine, built.us_tenant)
+    for day, row in features.items():
+        iso = day.isocalendar()
+        assert (row.day_of_week, row.week_of_year) == (iso.weekday, iso.week)
+        assert (row.day_of_month, row.month) == (day.day, day.month)
+        assert row.day_of_year == day.timetuple().tm_yday
+
+
+def test_the_api_role_sees_only_the_tenant_it_sets(built: Built, api_engine: sa.Engine) -> None:
+    count = sa.text("select count(*) from analytics.fct_daily_demand")
+    tenant_ids = sa.text("select distinct tenant_id from analytics.fct_daily_demand")
+    with api_engine.begin() as conn:
+        assert conn.execute(count).scalar_one() == 0
+    with api_engine.begin() as conn:
+        conn.execute(sa.select(sa.func.set_config("app.tenant_id", str(built.us_tenant), True)))
+        assert conn.execute(count).scalar_one() == len(_features_days(built))
+        assert conn.execute(tenant_ids).scalars().all() == [built.us_tenant]
+    with api_engine.begin() as conn:
+        conn.execute(sa.select(sa.func.set_config("app.tenant_id", str(built.gb_tenant), True)))
+        assert conn.execute(tenant_ids).scalars().all() == [built.gb_tenant]
+
+
+def _features_days(built: Built) -> list[dt.date]:
+    return [FIRST_DAY + dt.timedelta(days=i) for i in range((LAST_DAY - FIRST_DAY).days + 1)]
+
+
+def test_the_analyst_reads_the_marts_and_nothing_else(built: Built, settings: FluxSettings) -> None:
+    analyst = get_engine("analyst", settings)
+    with analyst.connect() as conn:
+        tenants_seen: int = conn.execute(
+            sa.text("select count(distinct tenant_id) from analytics.fct_daily_demand")
+        ).scalar_one()
+        assert tenants_seen >= 2
+    with (
+        analyst.connect() as conn,
+        pytest.raises(sa.exc.ProgrammingError, match="permission denied"),
+    ):
+        conn.execute(sa.text("select count(*) from analytics.int_sales_daily_filled"))
+
+
+def test_rebuilding_keeps_row_level_security(built: Built, api_engine: sa.Engine) -> None:
+    """dbt replaces the tables on every build; the policies must come back with them."""
+    again = dg.materialize([flux_dbt_models], resources=features_resources())
+    assert again.success
+    with api_engine.begin() as conn:
+        assert (
+            conn.execute(sa.text("select count(*) from analytics.features_daily")).scalar_one() == 0
+        )
+
+
+def test_public_holidays_is_idempotent(built: Built, pipeline_engine: sa.Engine) -> None:
+    count = sa.text(
+        "select count(*), count(distinct date), min(date), max(date) "
+        "from flux.public_holidays where country = 'US'"
+    )
+    with pipeline_engine.connect() as conn:
+        before = conn.execute(count).one()
+    assert dg.materialize([public_holidays], resources={"database": FluxDatabase()}).success
+    with pipeline_engine.connect() as conn:
+        after = conn.execute(count).one()
+    assert after == before
+    assert before[0] == before[1] > 100
+    assert before[2].year == 2015 and before[3].year == dt.date.today().year + 2

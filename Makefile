@@ -48,7 +48,7 @@ stop: install
 	$(BIN)/flux stop
 
 bench: db
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 clean: stop
 	rm -rf .flux

@@ -39,7 +39,12 @@ def upload_key(tenant_id: UUID, upload_id: UUID) -> str:
 
 def parse_upload_key(key: str) -> tuple[UUID, UUID] | None:
     parts = key.split("/")
-    if len(parts) != 3 or parts[0] != "uploads" or not parts[1].startswith("tenant=") or not parts[2].endswith(".csv"):
+    if (
+        len(parts) != 3
+        or parts[0] != "uploads"
+        or not parts[1].startswith("tenant=")
+        or not parts[2].endswith(".csv")
+    ):
         return None
     try:
         return UUID(parts[1].removeprefix("tenant=")), UUID(parts[2].removesuffix(".csv"))
@@ -73,9 +78,11 @@ class LocalLandingZone:
         target = self.root / key
         target.parent.mkdir(parents=True, exist_ok=True)
         # Written beside the target, then renamed: a reader never sees half a file.
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, prefix=".incoming-") as tmp:
+        with tempfile.NamedTemporaryFile(
+            dir=target.parent, delete=False, prefix=".incoming-"
+        ) as tmp:
             try:
-                size, sha = _spool(stream, tmp, max_bytes)
+                size, sha = _spool(stream, tmp, max_bytes)  # type: ignore[arg-type]
             except BaseException:
                 os.unlink(tmp.name)
                 raise
@@ -90,7 +97,9 @@ class LocalLandingZone:
         if not base.exists():
             return []
         keys = sorted(
-            str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
+            str(p.relative_to(self.root))
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
         )
         return [k for k in keys if start_after is None or k > start_after][:limit]
 
@@ -108,7 +117,9 @@ class S3LandingZone:
         with tempfile.SpooledTemporaryFile(max_size=8 * CHUNK) as spool:
             size, sha = _spool(stream, spool, max_bytes)  # type: ignore[arg-type]
             spool.seek(0)
-            self.client.upload_fileobj(spool, self.bucket, self._key(key), ExtraArgs={"Metadata": {"sha256": sha}})
+            self.client.upload_fileobj(
+                spool, self.bucket, self._key(key), ExtraArgs={"Metadata": {"sha256": sha}}
+            )
         return StoredObject(key, size, sha)
 
     def open(self, key: str) -> BinaryIO:

@@ -24,7 +24,10 @@ class FluxSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLUX_", extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
-    home: Path = Field(default=PROJECT_ROOT / ".flux", description="local state: cluster, Dagster home, MLflow, landing zone")
+    home: Path = Field(
+        default=PROJECT_ROOT / ".flux",
+        description="local state: cluster, Dagster home, MLflow, landing zone",
+    )
     database_url: str | None = Field(
         default=None,
         description="owner connection (runs migrations); unset: the cluster Flux starts under FLUX_HOME",
@@ -32,11 +35,21 @@ class FluxSettings(BaseSettings):
     database_password_pipeline: SecretStr | None = None
     database_password_api: SecretStr | None = None
     database_password_analyst: SecretStr | None = None
-    pg_bin_dir: Path | None = Field(default=None, description="where initdb/pg_ctl live; unset: searched")
-    pg_port: int | None = Field(default=None, description="port of the local cluster; unset: chosen once and kept")
-    landing_url: str | None = Field(default=None, description="file:///path or s3://bucket/prefix; unset: FLUX_HOME/landing")
-    s3_endpoint_url: str | None = Field(default=None, description="S3 endpoint (MinIO, moto); unset: AWS")
-    mlflow_tracking_uri: str | None = Field(default=None, description="unset: MLflow store in the project's PostgreSQL")
+    pg_bin_dir: Path | None = Field(
+        default=None, description="where initdb/pg_ctl live; unset: searched"
+    )
+    pg_port: int | None = Field(
+        default=None, description="port of the local cluster; unset: chosen once and kept"
+    )
+    landing_url: str | None = Field(
+        default=None, description="file:///path or s3://bucket/prefix; unset: FLUX_HOME/landing"
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint (MinIO, moto); unset: AWS"
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="unset: MLflow store in the project's PostgreSQL"
+    )
     token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
     token_issuer: str = "flux"
     token_audience: str = "flux-api"
@@ -48,8 +61,13 @@ class FluxSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret_outside_development(self) -> FluxSettings:
-        if self.environment == "production" and self.token_secret.get_secret_value() == DEV_TOKEN_SECRET:
-            raise ValueError("FLUX_TOKEN_SECRET must be set to a real secret when FLUX_ENVIRONMENT=production")
+        if (
+            self.environment == "production"
+            and self.token_secret.get_secret_value() == DEV_TOKEN_SECRET
+        ):
+            raise ValueError(
+                "FLUX_TOKEN_SECRET must be set to a real secret when FLUX_ENVIRONMENT=production"
+            )
         return self
 
     @property

@@ -1,6 +1,6 @@
 """Tests run against a real PostgreSQL: the project's own cluster (or FLUX_DATABASE_URL's server),
-in databases of their own (``flux_test``, ``flux_test_dagster``, ``flux_test_mlflow``) made fresh
-for each session, so a developer's demo data is never touched."""
+in databases of their own (``flux_test_<pid>`` and its ``_dagster``/``_mlflow`` companions) made
+fresh for each session, so a developer's demo data is never touched and two sessions never share."""
 
 from __future__ import annotations
 
@@ -19,20 +19,36 @@ from flux_pipelines.db.migrate import migrate
 from flux_pipelines.db.tables import tenants
 from flux_pipelines.settings import FluxSettings, get_settings
 
-TEST_DATABASE = "flux_test"
+TEST_PREFIX = "flux_test_"
+TEST_DATABASE = f"{TEST_PREFIX}{os.getpid()}"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _stale_test_databases(conn: psycopg.Connection) -> list[str]:
+    """This session's databases and those of test sessions whose process is gone."""
+    names = conn.execute(
+        "select datname from pg_database where datname like %s", (f"{TEST_PREFIX}%",)
+    ).fetchall()
+    stale = []
+    for (name,) in names:
+        pid = name.removeprefix(TEST_PREFIX).split("_")[0]
+        if pid.isdigit() and (int(pid) == os.getpid() or not Path(f"/proc/{pid}").exists()):
+            stale.append(name)
+    return stale
 
 
 def _fresh_test_database() -> FluxSettings:
     base = FluxSettings()
     admin_url = ensure_database(base)
     with psycopg.connect(plain_url(admin_url), autocommit=True) as conn:
-        for name in (TEST_DATABASE, f"{TEST_DATABASE}_dagster", f"{TEST_DATABASE}_mlflow"):
+        for name in _stale_test_databases(conn):
             conn.execute(f'drop database if exists "{name}" with (force)')
         conn.execute(f'create database "{TEST_DATABASE}" owner flux_owner')
     os.environ["FLUX_DATABASE_URL"] = plain_url(admin_url.set(database=TEST_DATABASE))
     os.environ["FLUX_ENVIRONMENT"] = "test"
-    os.environ.setdefault("FLUX_LANDING_URL", Path(tempfile.mkdtemp(prefix="flux-landing-")).as_uri())
+    os.environ.setdefault(
+        "FLUX_LANDING_URL", Path(tempfile.mkdtemp(prefix="flux-landing-")).as_uri()
+    )
     get_settings.cache_clear()
     settings = get_settings()
     migrate(settings)

@@ -39,7 +39,11 @@ def find_pg_bin_dir(configured: Path | None = None) -> Path:
         out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
         if out.returncode == 0:
             candidates.append(Path(out.stdout.strip()))
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, reverse=True)
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+        reverse=True,
+    )
     candidates.extend(versions)
     on_path = shutil.which("initdb")
     if on_path:
@@ -112,7 +116,9 @@ class LocalCluster:
         return args
 
     def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self._as_server_user(args), capture_output=True, text=True, check=check)
+        return subprocess.run(
+            self._as_server_user(args), capture_output=True, text=True, check=check
+        )
 
     def _prepare_directories(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -137,7 +143,12 @@ class LocalCluster:
     def is_running(self) -> bool:
         if not self.is_initialised():
             return False
-        return self._run([str(self.bin_dir / "pg_ctl"), "status", "-D", str(self.data_dir)], check=False).returncode == 0
+        return (
+            self._run(
+                [str(self.bin_dir / "pg_ctl"), "status", "-D", str(self.data_dir)], check=False
+            ).returncode
+            == 0
+        )
 
     def up(self) -> str:
         """Initialise (once) and start the cluster; reuse it when it already runs. Returns the owner URL."""
@@ -145,8 +156,16 @@ class LocalCluster:
         if not self.is_initialised():
             self._prepare_directories()
             result = self._run(
-                [str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
-                 "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
+                [
+                    str(self.bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ],
                 check=False,
             )
             if result.returncode != 0:
@@ -158,20 +177,39 @@ class LocalCluster:
                 "-c max_connections=300 -c shared_buffers=256MB -c synchronous_commit=off"
             )
             result = self._run(
-                [str(self.bin_dir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.data_dir),
-                 "-l", str(self.log_file), "-o", options],
+                [
+                    str(self.bin_dir / "pg_ctl"),
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    options,
+                ],
                 check=False,
             )
             if result.returncode != 0:
-                tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
-                raise RuntimeError(f"PostgreSQL did not start:\n{result.stdout}\n{result.stderr}\n{tail}")
+                tail = (
+                    self.log_file.read_text(errors="replace")[-2000:]
+                    if self.log_file.exists()
+                    else ""
+                )
+                raise RuntimeError(
+                    f"PostgreSQL did not start:\n{result.stdout}\n{result.stderr}\n{tail}"
+                )
         self._bootstrap_owner()
         return self.owner_url()
 
     def down(self) -> bool:
         if not self.is_running():
             return False
-        self._run([str(self.bin_dir / "pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast", "-w"])
+        self._run(
+            [str(self.bin_dir / "pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast", "-w"]
+        )
         return True
 
     def _bootstrap_owner(self) -> None:
@@ -188,8 +226,12 @@ class LocalCluster:
                     raise
                 time.sleep(0.2)
         with conn:
-            exists = conn.execute("select 1 from pg_roles where rolname = %s", (OWNER_ROLE,)).fetchone()
+            exists = conn.execute(
+                "select 1 from pg_roles where rolname = %s", (OWNER_ROLE,)
+            ).fetchone()
             if not exists:
                 conn.execute(f"create role {OWNER_ROLE} login createrole createdb")
-            if not conn.execute("select 1 from pg_database where datname = %s", (DATABASE,)).fetchone():
+            if not conn.execute(
+                "select 1 from pg_database where datname = %s", (DATABASE,)
+            ).fetchone():
                 conn.execute(f"create database {DATABASE} owner {OWNER_ROLE}")

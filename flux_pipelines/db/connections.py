@@ -29,12 +29,18 @@ def owner_url(settings: FluxSettings) -> URL:
 
 
 def role_url(
-    settings: FluxSettings, role: Role, *, database: str | None = None, driver: str | None = "psycopg"
+    settings: FluxSettings,
+    role: Role,
+    *,
+    database: str | None = None,
+    driver: str | None = "psycopg",
 ) -> URL:
     url = owner_url(settings)
     if role != "owner":
         secret = getattr(settings, f"database_password_{role}")
-        url = url.set(username=ROLE_NAMES[role], password=secret.get_secret_value() if secret else None)
+        url = url.set(
+            username=ROLE_NAMES[role], password=secret.get_secret_value() if secret else None
+        )
     if database:
         url = url.set(database=database)
     return url.set(drivername=f"postgresql+{driver}" if driver else "postgresql")

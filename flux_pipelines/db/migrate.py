@@ -33,7 +33,9 @@ def head_revision(settings: FluxSettings) -> str | None:
 
 
 def current_revision(connection) -> str | None:  # type: ignore[no-untyped-def]
-    return MigrationContext.configure(connection, opts={"version_table_schema": "public"}).get_current_revision()
+    return MigrationContext.configure(
+        connection, opts={"version_table_schema": "public"}
+    ).get_current_revision()
 
 
 def migrate(settings: FluxSettings) -> None:

@@ -9,16 +9,25 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 metadata = sa.MetaData(schema="flux")
 
 tenants = sa.Table(
-    "tenants", metadata,
-    sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")),
+    "tenants",
+    metadata,
+    sa.Column(
+        "tenant_id",
+        UUID(as_uuid=True),
+        primary_key=True,
+        server_default=sa.text("gen_random_uuid()"),
+    ),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("country", sa.Text, nullable=False, server_default="US"),
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
 )
 
 users = sa.Table(
-    "users", metadata,
-    sa.Column("user_id", UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")),
+    "users",
+    metadata,
+    sa.Column(
+        "user_id", UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")
+    ),
     sa.Column("tenant_id", UUID(as_uuid=True), nullable=False),
     sa.Column("email", sa.Text, nullable=False),
     sa.Column("password_hash", sa.Text, nullable=False),
@@ -28,7 +37,8 @@ users = sa.Table(
 )
 
 uploads = sa.Table(
-    "uploads", metadata,
+    "uploads",
+    metadata,
     sa.Column("upload_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("tenant_id", UUID(as_uuid=True), nullable=False),
     sa.Column("object_key", sa.Text, nullable=False, unique=True),
@@ -48,7 +58,8 @@ uploads = sa.Table(
 )
 
 staged_sales = sa.Table(
-    "staged_sales", metadata,
+    "staged_sales",
+    metadata,
     sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("metric", sa.Text, primary_key=True),
     sa.Column("date", sa.Date, primary_key=True),
@@ -58,7 +69,8 @@ staged_sales = sa.Table(
 )
 
 rejected_rows = sa.Table(
-    "rejected_rows", metadata,
+    "rejected_rows",
+    metadata,
     sa.Column("rejected_id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
     sa.Column("tenant_id", UUID(as_uuid=True), nullable=False),
     sa.Column("upload_id", UUID(as_uuid=True), nullable=False),
@@ -69,7 +81,8 @@ rejected_rows = sa.Table(
 )
 
 model_versions = sa.Table(
-    "model_versions", metadata,
+    "model_versions",
+    metadata,
     sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("metric", sa.Text, primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
@@ -84,7 +97,8 @@ model_versions = sa.Table(
 )
 
 forecasts = sa.Table(
-    "forecasts", metadata,
+    "forecasts",
+    metadata,
     sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("metric", sa.Text, primary_key=True),
     sa.Column("date", sa.Date, primary_key=True),
@@ -96,7 +110,8 @@ forecasts = sa.Table(
 )
 
 public_holidays = sa.Table(
-    "public_holidays", metadata,
+    "public_holidays",
+    metadata,
     sa.Column("country", sa.Text, primary_key=True),
     sa.Column("date", sa.Date, primary_key=True),
     sa.Column("name", sa.Text, nullable=False),

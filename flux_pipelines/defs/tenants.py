@@ -2,4 +2,5 @@
 
 import dagster as dg
 
-tenants_partitions = dg.DynamicPartitionsDefinition(name="tenants")
+TENANTS = "tenants"
+tenants_partitions = dg.DynamicPartitionsDefinition(name=TENANTS)

@@ -9,7 +9,9 @@ from flux_pipelines.settings import get_settings
 url = context.config.attributes.get("url") or role_url(get_settings(), "owner")
 engine = create_engine(url)
 with engine.connect() as connection:
-    context.configure(connection=connection, version_table_schema="public", transaction_per_migration=True)
+    context.configure(
+        connection=connection, version_table_schema="public", transaction_per_migration=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 engine.dispose()

@@ -12,7 +12,15 @@ branch_labels = None
 depends_on = None
 
 # Tables the API reads or writes; each is tenant-owned and gets forced RLS.
-TENANT_TABLES = ("tenants", "users", "uploads", "staged_sales", "rejected_rows", "model_versions", "forecasts")
+TENANT_TABLES = (
+    "tenants",
+    "users",
+    "uploads",
+    "staged_sales",
+    "rejected_rows",
+    "model_versions",
+    "forecasts",
+)
 
 ROLES = """
 do $$
@@ -20,8 +28,10 @@ declare r text;
 begin
   foreach r in array array['flux_pipeline', 'flux_api', 'flux_analyst'] loop
     if not exists (select from pg_roles where rolname = r) then
-      execute format('create role %I login nosuperuser nocreatedb nocreaterole noinherit', r);
+      execute format('create role %I login nosuperuser nocreatedb nocreaterole', r);
     end if;
+    -- Owning Dagster's and MLflow's databases means inheriting pg_database_owner's rights there.
+    execute format('alter role %I inherit', r);
   end loop;
 end $$;
 -- The owner creates the service databases owned by the pipeline role, which needs membership.
@@ -181,7 +191,9 @@ def upgrade() -> None:
             f"create policy tenant_isolation on flux.{table} to flux_api "
             f"using ({TENANT_PREDICATE}) with check ({TENANT_PREDICATE})"
         )
-        op.execute(f"create policy pipeline_all on flux.{table} to flux_pipeline using (true) with check (true)")
+        op.execute(
+            f"create policy pipeline_all on flux.{table} to flux_pipeline using (true) with check (true)"
+        )
     op.execute(LOGIN_LOOKUP)
     op.execute(HYPERTABLES)
 

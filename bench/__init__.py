@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): figures and ratios against peers measured in the same run."""

@@ -1,0 +1,29 @@
+"""The one code location: each stage's definitions, merged with the pieces that span them."""
+
+import dagster as dg
+
+from flux_pipelines.defs.features import definitions as features
+from flux_pipelines.defs.forecasts import definitions as forecasts
+from flux_pipelines.defs.ingest import definitions as ingest
+from flux_pipelines.defs.ingest.sensors import build_landing_sensor
+from flux_pipelines.defs.jobs import ingest_to_forecast_job, nightly_retrain, retrain_job
+from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
+from flux_pipelines.defs.training import definitions as training
+
+defs = dg.Definitions.merge(
+    ingest.defs,
+    features.defs,
+    training.defs,
+    forecasts.defs,
+    dg.Definitions(
+        jobs=[ingest_to_forecast_job, retrain_job],
+        sensors=[build_landing_sensor(ingest_to_forecast_job)],
+        schedules=[nightly_retrain],
+        resources={
+            "database": FluxDatabase(),
+            "landing": LandingZoneResource(),
+            **features.resources(),
+            **training.resources(),
+        },
+    ),
+)

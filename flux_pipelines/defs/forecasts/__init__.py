@@ -1,0 +1,1 @@
+"""Forecasting: each tenant-metric's champion predicts the horizon into ``flux.forecasts``."""

@@ -1,0 +1,91 @@
+"""``demand_forecasts``: each tenant-metric's @champion forecasts the horizon (flux.forecasts)."""
+
+from typing import Any
+from uuid import UUID
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from flux_pipelines.db.tables import model_versions
+from flux_pipelines.defs.forecasts.writer import MetricForecast, replace_forecasts
+from flux_pipelines.defs.resources import FluxDatabase
+from flux_pipelines.defs.tenants import tenants_partitions
+from flux_pipelines.defs.training.assets import demand_models
+from flux_pipelines.defs.training.features import last_observed_dates
+from flux_pipelines.defs.training.registry import ModelRegistry
+
+
+def champion_metrics(conn: sa.Connection, tenant_id: UUID) -> list[str]:
+    c = model_versions.c
+    rows: sa.ScalarResult[str] = conn.execute(
+        sa.select(c.metric).where(c.tenant_id == tenant_id, c.is_champion).order_by(c.metric)
+    ).scalars()
+    return [str(metric) for metric in rows]
+
+
+def forecast_tenant(
+    registry: ModelRegistry, conn: sa.Connection, tenant_id: UUID, horizon: int
+) -> list[MetricForecast]:
+    """The next ``horizon`` days after each metric's last observed date, from its champion."""
+    observed = last_observed_dates(conn, tenant_id)
+    out = []
+    for metric in champion_metrics(conn, tenant_id):
+        model, version = registry.load_champion(tenant_id, metric)
+        last = observed.get(metric, model.last_observed_date)
+        dates = pd.date_range(last + pd.Timedelta(days=1), periods=horizon, freq="D")
+        out.append(MetricForecast(metric, version, model.predict(dates)))
+    return out
+
+
+@dg.asset(
+    partitions_def=tenants_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=100),
+    deps=[demand_models],
+    group_name="forecasts",
+    kinds={"python", "postgres"},
+    description="P10/P50/P90 for the next forecast_horizon_days of every tenant-metric, from its "
+    "MLflow @champion; each tenant's rows in flux.forecasts replaced in one transaction.",
+)
+def demand_forecasts(
+    context: dg.AssetExecutionContext, database: FluxDatabase
+) -> dg.MaterializeResult:
+    settings, engine = database.settings, database.engine()
+    registry = ModelRegistry(settings)
+    horizon = settings.forecast_horizon_days
+    written: dict[str, dict[str, Any]] = {}
+    failed: dict[str, str] = {}
+    for tenant in context.partition_keys:
+        try:
+            tenant_id = UUID(tenant)
+            with engine.connect() as conn:
+                metric_forecasts = forecast_tenant(registry, conn, tenant_id, horizon)
+            if not metric_forecasts:
+                raise LookupError("no champion model in flux.model_versions")
+            rows = replace_forecasts(engine, tenant_id, metric_forecasts)
+            written[tenant] = {
+                "rows": rows,
+                **{
+                    f.metric: {
+                        "version": f.model_version,
+                        "from": str(f.frame["date"].iloc[0]),
+                        "next_7_p50": [round(float(v), 2) for v in f.frame["p50"].iloc[:7]],
+                    }
+                    for f in metric_forecasts
+                },
+            }
+            context.log.info(f"{tenant}: {rows} forecast rows")
+        except Exception as exc:  # noqa: BLE001 - the tenant keeps its previous forecast
+            failed[tenant] = f"{type(exc).__name__}: {exc}"
+            context.log.error(f"{tenant}: forecast failed: {failed[tenant]}")
+    if not written:
+        raise dg.Failure(f"every tenant of the run failed to forecast: {failed}")
+    return dg.MaterializeResult(
+        metadata={
+            "tenants": len(context.partition_keys),
+            "tenants_forecast": len(written),
+            "rows": sum(int(w["rows"]) for w in written.values()),
+            "forecasts": dg.MetadataValue.json(written),
+            "tenants_failed": dg.MetadataValue.json(failed),
+        }
+    )

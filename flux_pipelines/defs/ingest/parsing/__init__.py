@@ -1,0 +1,60 @@
+"""Parsing and validating uploaded sales files: bytes in, DataFrames and rejected lines out.
+
+Pure: no database, no landing zone. ``parse_upload`` recognises the export by its header (or an
+explicit column mapping), reads it in chunks, and returns the valid data aggregated per day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+
+from flux_pipelines.defs.ingest.parsing.daily import parse_daily
+from flux_pipelines.defs.ingest.parsing.layouts import (
+    Layout,
+    detect_layout,
+    mapped_layout,
+    unrecognised,
+)
+from flux_pipelines.defs.ingest.parsing.line_items import parse_line_items
+from flux_pipelines.defs.ingest.parsing.result import ParsedUpload, UnreadableUpload
+from flux_pipelines.defs.ingest.parsing.source import Candidate, open_source
+from flux_pipelines.defs.ingest.parsing.spreadsheet import spreadsheet_safe
+
+__all__ = ["ParsedUpload", "UnreadableUpload", "parse_upload", "spreadsheet_safe"]
+
+
+def _choose_header(
+    candidates: list[Candidate], column_mapping: dict[str, str] | None
+) -> tuple[Candidate, Layout]:
+    if column_mapping:
+        # The mapping names the header's cells: the first line holding all of them is the header.
+        wanted = {v.strip().lower() for v in column_mapping.values()}
+        for candidate in candidates:
+            if wanted <= {c.lower() for c in candidate.cells}:
+                return candidate, mapped_layout(candidate.cells, column_mapping)
+        return candidates[0], mapped_layout(candidates[0].cells, column_mapping)
+    # Some exports put a title or a date range above the header: look a few lines down.
+    for candidate in candidates:
+        layout = detect_layout(candidate.cells)
+        if layout is not None:
+            return candidate, layout
+    raise unrecognised(candidates[0].cells)
+
+
+def parse_upload(
+    stream: typing.BinaryIO,
+    *,
+    filename: str,
+    today: dt.date,
+    column_mapping: dict[str, str] | None = None,
+) -> ParsedUpload:
+    """Parses one uploaded file; raises ``UnreadableUpload`` when nothing of it can be loaded.
+
+    ``filename`` is informational only: the content decides (a ``.csv`` may be gzip, or UTF-16).
+    """
+    source = open_source(stream)
+    header, layout = _choose_header(source.candidates, column_mapping)
+    if layout.is_line_items:
+        return parse_line_items(source, header, layout, today)
+    return parse_daily(source, header, layout, today)

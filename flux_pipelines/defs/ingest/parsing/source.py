@@ -1,0 +1,218 @@
+"""From uploaded bytes to a text stream: gzip (with a cap against bombs), encoding, delimiter.
+
+Only the first ``SNIFF_BYTES`` are looked at to decide; the rest is streamed, never held whole.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import typing
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flux_pipelines.defs.ingest.parsing.result import UnreadableUpload
+
+SNIFF_BYTES = 64 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+# Sales CSVs compress about 6x, a bomb 1000x. Small files get room before the ratio applies.
+MAX_COMPRESSION_RATIO = 50
+RATIO_GRACE_BYTES = 16 * 1024 * 1024
+MAX_DECOMPRESSED_BYTES = 2 * 1024 * 1024 * 1024
+DELIMITERS = (",", ";", "\t", "|")
+HEADER_SEARCH_LINES = 10
+
+_NOT_TEXT = {
+    b"PK\x03\x04": "a zip archive or an Excel/Numbers workbook",
+    b"%PDF": "a PDF document",
+    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) workbook",
+    b"\x89PNG": "an image",
+    b"\xff\xd8\xff": "an image",
+    b"BZh": "a bzip2 archive",
+    b"\xfd7zXZ": "an xz archive",
+    b"7z\xbc\xaf": "a 7-zip archive",
+}
+_SAVE_AS_CSV = (
+    "Please export or save it as CSV (comma- or semicolon-separated text) and upload that."
+)
+
+
+class _Prefixed(io.RawIOBase):
+    """Bytes already read for sniffing, then the rest of the underlying stream."""
+
+    def __init__(self, prefix: bytes, rest: typing.BinaryIO | io.RawIOBase) -> None:
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: typing.Any) -> int:
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        if not data:
+            return 0
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Counting(io.RawIOBase):
+    def __init__(self, inner: typing.BinaryIO) -> None:
+        self._inner = inner
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: typing.Any) -> int:
+        data = self._inner.read(len(buffer))
+        if not data:
+            return 0
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
+class _BoundedGunzip(io.RawIOBase):
+    """Decompresses, refusing the file once its output outgrows what a sales export can be."""
+
+    def __init__(self, compressed: typing.BinaryIO) -> None:
+        self._counter = _Counting(compressed)
+        self._gzip = gzip.GzipFile(fileobj=io.BufferedReader(self._counter), mode="rb")
+        self._produced = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: typing.Any) -> int:
+        try:
+            data = self._gzip.read(len(buffer))
+        except (OSError, EOFError, zlib.error) as exc:
+            raise UnreadableUpload(
+                "The compressed (.gz) file is damaged or incomplete and cannot be opened."
+            ) from exc
+        self._produced += len(data)
+        allowed = max(RATIO_GRACE_BYTES, MAX_COMPRESSION_RATIO * self._counter.count)
+        if self._produced > min(allowed, MAX_DECOMPRESSED_BYTES):
+            raise UnreadableUpload(
+                "The compressed (.gz) file expands to far more data than a sales export holds "
+                f"(over {self._produced // (1024 * 1024)} MB so far), so it was not opened."
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A line that may be the header, split with one delimiter."""
+
+    line_number: int  # 1-based physical line
+    delimiter: str
+    cells: list[str]
+
+
+@dataclass(frozen=True)
+class TextSource:
+    encoding: str
+    compressed: bool
+    candidates: list[Candidate]
+    open_text: Callable[[], typing.TextIO]
+
+
+def _read_head(stream: typing.BinaryIO | io.RawIOBase, size: int) -> bytes:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        data = stream.read(remaining)
+        if not data:
+            break
+        chunks.append(data)
+        remaining -= len(data)
+    return b"".join(chunks)
+
+
+def _detect_encoding(head: bytes) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    sample = head[:4096]
+    if b"\x00" in sample:
+        # Text in UTF-16 without a byte-order mark: every other byte of ASCII is zero.
+        even_zeros = sample[0::2].count(0)
+        odd_zeros = sample[1::2].count(0)
+        half = len(sample) / 2
+        if odd_zeros > 0.4 * half and even_zeros < 0.1 * half:
+            return "utf-16-le"
+        if even_zeros > 0.4 * half and odd_zeros < 0.1 * half:
+            return "utf-16-be"
+        raise UnreadableUpload(f"This file is not text (it holds binary data). {_SAVE_AS_CSV}")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        # Excel on Windows saves "CSV" in the ANSI code page: cp1252 in the west.
+        return "cp1252"
+    return "utf-8"
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def _best_delimiter(line: str) -> str:
+    counts = {d: len(_split(line, d)) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] > 1 else ","
+
+
+def _candidates(text: str) -> list[Candidate]:
+    found: list[Candidate] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip().strip(",;\t|").strip():
+            continue
+        delimiter = _best_delimiter(line)
+        cells = [cell.strip().lstrip("\ufeff").strip() for cell in _split(line, delimiter)]
+        found.append(Candidate(number, delimiter, cells))
+        if len(found) >= HEADER_SEARCH_LINES:
+            break
+    return found
+
+
+def open_source(stream: typing.BinaryIO) -> TextSource:
+    head = _read_head(stream, len(GZIP_MAGIC))
+    raw: typing.BinaryIO | io.RawIOBase = _Prefixed(head, stream)
+    compressed = head.startswith(GZIP_MAGIC)
+    if compressed:
+        raw = _BoundedGunzip(typing.cast(typing.BinaryIO, raw))
+    head = _read_head(raw, SNIFF_BYTES)
+    if not head.strip():
+        raise UnreadableUpload("The file is empty: there is nothing to load.")
+    for magic, what in _NOT_TEXT.items():
+        if head.startswith(magic):
+            raise UnreadableUpload(f"This file is {what}, not a CSV. {_SAVE_AS_CSV}")
+    encoding = _detect_encoding(head)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    text_head = decoder.decode(head, final=len(head) < SNIFF_BYTES)
+    if "\x00" in text_head:
+        raise UnreadableUpload(f"This file is not text (it holds binary data). {_SAVE_AS_CSV}")
+    candidates = _candidates(text_head)
+    if not candidates:
+        raise UnreadableUpload("The file is empty: there is nothing to load.")
+    used = False
+
+    def open_text() -> typing.TextIO:
+        nonlocal used
+        if used:
+            raise RuntimeError("an upload's stream can be read once")
+        used = True
+        buffered = io.BufferedReader(_Prefixed(head, raw), buffer_size=1024 * 1024)
+        return io.TextIOWrapper(buffered, encoding=encoding, errors="replace", newline="")
+
+    return TextSource(encoding, compressed, candidates, open_text)

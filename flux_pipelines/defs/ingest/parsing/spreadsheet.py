@@ -1,0 +1,22 @@
+"""Cell values echoed into CSV reports must not run as formulas when a spreadsheet opens them."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# OWASP's list: formulas start with = + - @; a leading tab or carriage return can hide one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """``'=SUM(A1)`` instead of ``=SUM(A1)``: shown as text, never evaluated."""
+    if value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe_column(values: pd.Series) -> pd.Series:
+    """The same, for a whole report column (missing values stay missing)."""
+    text = values.astype("string")
+    risky = text.str.startswith(FORMULA_STARTS).fillna(False)
+    return text.where(~risky, "'" + text).astype(object).where(text.notna(), None)

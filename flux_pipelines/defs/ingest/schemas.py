@@ -1,0 +1,111 @@
+"""pandera schemas for uploaded sales, after each cell is parsed into its type.
+
+They hold the rules a value must meet to be loaded; failures become rejected lines with the
+reason in ``REASONS`` (a restaurant owner reads these).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pandera.pandas as pa
+
+EARLIEST_DATE = dt.date(2000, 1, 1)
+
+
+def _not_before_earliest(dates: pd.Series) -> pd.Series:
+    return dates.map(lambda d: d >= EARLIEST_DATE).astype(bool)
+
+
+def _not_after(today: dt.date) -> pa.Check:
+    return pa.Check(
+        lambda dates: dates.map(lambda d: d <= today).astype(bool),
+        name="not_in_future",
+    )
+
+
+def _unique_dates(dates: pd.Series) -> pd.Series:
+    return ~dates.duplicated(keep=False)
+
+
+NON_NEGATIVE = pa.Check(lambda values: values >= 0, name="non_negative")
+PLAUSIBLE_DATE = pa.Check(_not_before_earliest, name="not_before_earliest")
+
+
+def daily_schema(today: dt.date, measures: list[str]) -> pa.DataFrameSchema:
+    """One line of a daily summary: a date (once per file) and its non-negative measures."""
+    return pa.DataFrameSchema(
+        {
+            "line_number": pa.Column("int64"),
+            "date": pa.Column(
+                object,
+                checks=[
+                    PLAUSIBLE_DATE,
+                    _not_after(today),
+                    pa.Check(_unique_dates, name="unique_date"),
+                ],
+            ),
+            **{m: pa.Column("float64", NON_NEGATIVE, nullable=True) for m in measures},
+        },
+        strict=True,
+        ordered=False,
+    )
+
+
+def line_item_schema() -> pa.DataFrameSchema:
+    """One sold line of a line-item export (its date is checked once per distinct day)."""
+    return pa.DataFrameSchema(
+        {
+            "line_number": pa.Column("int64"),
+            "quantity": pa.Column("float64", NON_NEGATIVE),
+            "price": pa.Column("float64", NON_NEGATIVE, nullable=True),
+        },
+        strict=False,
+    )
+
+
+def day_schema(today: dt.date) -> pa.DataFrameSchema:
+    """The distinct days of a line-item export."""
+    return pa.DataFrameSchema(
+        {"date": pa.Column(object, checks=[PLAUSIBLE_DATE, _not_after(today)])}, strict=False
+    )
+
+
+def reason(check: str, column: str, today: dt.date) -> str:
+    reasons = {
+        "not_before_earliest": (
+            f"the date is before {EARLIEST_DATE.isoformat()}; that is too old to be this "
+            "restaurant's sales"
+        ),
+        "not_in_future": (
+            f"the date is after today ({today.isoformat()}): sales cannot be in the future"
+        ),
+        "unique_date": "this date is on more than one line with different values; none was loaded",
+        "non_negative": f"{column} cannot be negative",
+    }
+    return reasons.get(check, f"{column} failed the check {check}")
+
+
+def failures(schema: pa.DataFrameSchema, frame: pd.DataFrame, today: dt.date) -> pd.DataFrame:
+    """Runs the schema lazily; returns one row per failing cell (index, column, value, reason)."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        cell_level = cases[cases["index"].notna()]
+        if len(cell_level) != len(cases):
+            # A column missing or of the wrong type is our bug, not the restaurant's data.
+            raise
+        return pd.DataFrame(
+            {
+                "index": cell_level["index"].astype("int64").to_numpy(),
+                "column": cell_level["column"].astype(str).to_numpy(),
+                "value": cell_level["failure_case"].astype(str).to_numpy(),
+                "reason": [
+                    reason(str(check), str(column), today)
+                    for check, column in zip(cell_level["check"], cell_level["column"], strict=True)
+                ],
+            }
+        )
+    return pd.DataFrame({"index": [], "column": [], "value": [], "reason": []})

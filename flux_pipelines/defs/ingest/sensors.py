@@ -1,0 +1,107 @@
+"""The landing-zone sensor: new uploads become tenant partitions and runs.
+
+Uploads received through the API or the CLI are registered in ``flux.uploads`` at once; the
+sensor also pages through the landing zone (one page per tick, with a cursor that wraps around) to
+register files that arrived without a row, e.g. dropped straight into the bucket. Each tenant with
+pending uploads gets one run; its run key names the uploads, so a repeated event never starts a
+second load of the same upload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from uuid import UUID
+
+import dagster as dg
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from flux_pipelines.db.tables import tenants, uploads
+from flux_pipelines.defs.ingest.loader import SETTLED
+from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
+from flux_pipelines.defs.tenants import TENANTS, tenants_partitions
+from flux_pipelines.landing import parse_upload_key
+
+PAGE = 1000
+
+
+def register_landed_files(conn: sa.Connection, keys: list[str]) -> int:
+    """Give files found in the landing zone an uploads row (those of unknown tenants are left alone)."""
+    parsed = [(key, *ids) for key in keys if (ids := parse_upload_key(key))]
+    if not parsed:
+        return 0
+    known: set[UUID] = set(
+        conn.execute(
+            sa.select(tenants.c.tenant_id).where(tenants.c.tenant_id.in_({t for _, t, _ in parsed}))
+        ).scalars()
+    )
+    rows = [
+        {
+            "upload_id": upload_id,
+            "tenant_id": tenant_id,
+            "object_key": key,
+            "filename": key.rsplit("/", 1)[-1],
+        }
+        for key, tenant_id, upload_id in parsed
+        if tenant_id in known
+    ]
+    if not rows:
+        return 0
+    result = conn.execute(
+        pg_insert(uploads).values(rows).on_conflict_do_nothing().returning(uploads.c.upload_id)
+    )
+    return len(result.all())
+
+
+def pending_by_tenant(conn: sa.Connection) -> dict[str, list[str]]:
+    rows = conn.execute(
+        sa.select(uploads.c.tenant_id, uploads.c.upload_id)
+        .where(uploads.c.status.not_in(SETTLED))
+        .order_by(uploads.c.tenant_id, uploads.c.upload_id)
+    )
+    pending: dict[str, list[str]] = {}
+    for tenant_id, upload_id in rows:
+        pending.setdefault(str(tenant_id), []).append(str(upload_id))
+    return pending
+
+
+def build_landing_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="landing_zone_sensor",
+        job=job,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Registers new uploads, adds their tenants to the `tenants` partitions, requests a run per tenant.",
+    )
+    def landing_zone_sensor(
+        context: dg.SensorEvaluationContext, database: FluxDatabase, landing: LandingZoneResource
+    ) -> dg.SensorResult:
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        keys = landing.zone().list_keys("uploads/", cursor.get("after"), PAGE)
+        with database.engine().begin() as conn:
+            registered = register_landed_files(conn, keys)
+            pending = pending_by_tenant(conn)
+        # A short page means the end of the listing: start again from the top next tick.
+        next_cursor = {"after": keys[-1] if len(keys) == PAGE else None}
+        known = set(context.instance.get_dynamic_partitions(TENANTS))
+        new_tenants = sorted(set(pending) - known)
+        requests = [
+            dg.RunRequest(
+                partition_key=tenant,
+                run_key=f"uploads-{hashlib.sha256(','.join(ids).encode()).hexdigest()[:24]}",
+                tags={"flux/trigger": "upload", "flux/uploads": str(len(ids))},
+            )
+            for tenant, ids in pending.items()
+        ]
+        if registered:
+            context.log.info(f"registered {registered} file(s) found in the landing zone")
+        return dg.SensorResult(
+            run_requests=requests,
+            dynamic_partitions_requests=[tenants_partitions.build_add_request(new_tenants)]
+            if new_tenants
+            else [],
+            cursor=json.dumps(next_cursor),
+        )
+
+    return landing_zone_sensor

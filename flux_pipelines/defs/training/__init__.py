@@ -1,0 +1,1 @@
+"""Training: candidate models, backtest, SageMaker entrypoint, backends, MLflow registry."""

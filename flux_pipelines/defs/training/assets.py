@@ -1,0 +1,89 @@
+"""``demand_models``: every tenant-metric of the run trained in ONE backend job, then registered."""
+
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import dagster as dg
+
+from flux_pipelines.defs.resources import FluxDatabase
+from flux_pipelines.defs.tenants import tenants_partitions
+from flux_pipelines.defs.training.backends import TrainingBackendResource
+from flux_pipelines.defs.training.features import read_training_frame
+from flux_pipelines.defs.training.registry import ModelRegistry
+
+
+def _summary(result: dict[str, Any], version: int) -> dict[str, Any]:
+    candidates = result["backtest"]["candidates"]
+    baseline = result["backtest"]["baseline"]
+    return {
+        "champion": result["champion"],
+        "version": version,
+        "wape": candidates[result["champion"]]["wape"],
+        "baseline_wape": candidates[baseline]["wape"],
+        "seconds": result["seconds"],
+    }
+
+
+@dg.asset(
+    partitions_def=tenants_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=100),
+    deps=[dg.AssetKey("features_daily")],
+    group_name="training",
+    kinds={"python", "mlflow", "xgboost"},
+    description="Per tenant and metric: seasonal-naive, Prophet and XGBoost backtested on the same "
+    "rolling-origin windows; the most accurate one that beats the baseline (else the baseline) is "
+    "registered in MLflow as @champion and recorded in flux.model_versions.",
+)
+def demand_models(
+    context: dg.AssetExecutionContext,
+    database: FluxDatabase,
+    training_backend: TrainingBackendResource,
+) -> dg.MaterializeResult:
+    settings, engine = database.settings, database.engine()
+    tenants = list(context.partition_keys)
+    with engine.connect() as conn:
+        data = read_training_frame(conn, [UUID(t) for t in tenants])
+    present = set(data["tenant_id"])
+    failed: dict[str, dict[str, str]] = {
+        t: {"*": "no rows in analytics.features_daily"} for t in tenants if t not in present
+    }
+    trained: dict[str, dict[str, Any]] = defaultdict(dict)
+    if not data.empty:
+        hyperparameters = {
+            "horizon": settings.forecast_horizon_days,
+            "backtest_windows": settings.backtest_windows,
+            "seed": 42,
+        }
+        with tempfile.TemporaryDirectory(prefix="flux-training-") as workdir:
+            job = training_backend.backend().train(
+                data,
+                hyperparameters,
+                job_name=f"flux-demand-{context.run_id[:8]}",
+                workdir=Path(workdir),
+            )
+            context.log.info(f"training job {job.job_name}: {job.seconds:.1f}s\n{job.log_tail}")
+            registry = ModelRegistry(settings)
+            for result in job.results:
+                tenant, metric = result["tenant_id"], result["metric"]
+                try:
+                    if result["status"] != "succeeded":
+                        raise RuntimeError(result.get("error", "training failed"))
+                    registered = registry.register(engine, result, job.model_path(result))
+                    trained[tenant][metric] = _summary(result, registered.version)
+                    context.log.info(f"{tenant} {metric}: {trained[tenant][metric]}")
+                except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the batch
+                    failed.setdefault(tenant, {})[metric] = f"{type(exc).__name__}: {exc}"
+                    context.log.error(f"{tenant} {metric}: {failed[tenant][metric]}")
+    if not trained:
+        raise dg.Failure(f"every tenant of the run failed to train: {failed}")
+    return dg.MaterializeResult(
+        metadata={
+            "tenants": len(tenants),
+            "tenants_trained": len(trained),
+            "models": dg.MetadataValue.json(dict(trained)),
+            "tenants_failed": dg.MetadataValue.json(failed),
+        }
+    )

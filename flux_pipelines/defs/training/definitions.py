@@ -1,0 +1,11 @@
+import dagster as dg
+
+from flux_pipelines.defs.training.assets import demand_models
+from flux_pipelines.defs.training.backends import TrainingBackendResource
+
+defs = dg.Definitions(assets=[demand_models])
+
+
+def resources() -> dict[str, dg.ConfigurableResource]:
+    """What the top-level Definitions must provide for this folder (besides ``database``)."""
+    return {"training_backend": TrainingBackendResource()}

@@ -1,0 +1,173 @@
+"""SageMaker script-mode entrypoint: trains a BATCH of tenant-metrics in one job.
+
+Reads what SageMaker hands over (the ``train`` channel, ``hyperparameters.json`` with string values)
+and writes where it expects: one model per tenant-metric under ``SM_MODEL_DIR/<tenant>/<metric>/``
+and ``results.json`` (every tenant-metric's status, champion and backtest) both there and in
+``SM_OUTPUT_DATA_DIR``. One tenant-metric's failure is recorded, never fatal to the job.
+
+Run as ``python -m flux_pipelines.defs.training.entrypoint``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from flux_pipelines.defs.training.candidates import CANDIDATES
+from flux_pipelines.defs.training.train import TrainingConfig, train_demand_model
+
+RESULTS_FILE = "results.json"
+REQUIRED_COLUMNS = ("tenant_id", "metric", "date", "value")
+DEFAULT_COUNTRY = "US"
+log = logging.getLogger("flux.training")
+
+
+def sagemaker_paths(env: Mapping[str, str] = os.environ) -> dict[str, Path]:
+    config_dir = Path(env.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config"))
+    return {
+        "train": Path(env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")),
+        "hyperparameters": config_dir / "hyperparameters.json",
+        "model": Path(env.get("SM_MODEL_DIR", "/opt/ml/model")),
+        "output": Path(env.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data")),
+        "failure": Path(env.get("SM_OUTPUT_DIR", "/opt/ml/output")) / "failure",
+    }
+
+
+def read_hyperparameters(path: Path) -> TrainingConfig:
+    """SageMaker passes every value as a string (sometimes JSON-quoted); missing ones default."""
+    raw: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+
+    def value(name: str) -> str | None:
+        item = raw.get(name)
+        if item is None:
+            return None
+        text = str(item)
+        return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+    defaults = TrainingConfig()
+    candidates = value("candidates")
+    return TrainingConfig(
+        horizon=int(value("horizon") or defaults.horizon),
+        windows=int(value("backtest_windows") or defaults.windows),
+        seed=int(value("seed") or defaults.seed),
+        candidates=tuple(c.strip() for c in candidates.split(",") if c.strip())
+        if candidates
+        else CANDIDATES,
+    )
+
+
+def read_channel(directory: Path) -> pd.DataFrame:
+    """Every CSV/Parquet file of the channel, concatenated (one per tenant-metric, or one batch)."""
+    files = sorted(
+        p for p in directory.rglob("*") if p.suffix in {".csv", ".parquet"} and p.is_file()
+    )
+    if not files:
+        raise FileNotFoundError(f"no .csv or .parquet file in the train channel {directory}")
+    frames = [
+        pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype={"value": "object"})
+        for p in files
+    ]
+    data = pd.concat(frames, ignore_index=True)
+    missing = [c for c in REQUIRED_COLUMNS if c not in data.columns]
+    if missing:
+        raise ValueError(f"the train channel lacks the columns {missing}")
+    data["tenant_id"] = data["tenant_id"].astype(str)
+    data["metric"] = data["metric"].astype(str)
+    if "country" not in data.columns:
+        data["country"] = DEFAULT_COUNTRY
+    return data
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf are not JSON (nor jsonb): they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def train_batch(
+    data: pd.DataFrame, config: TrainingConfig, model_dir: Path
+) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    groups = data.groupby(["tenant_id", "metric"], sort=True)
+    for position, ((tenant_id, metric), rows) in enumerate(groups, start=1):
+        started = time.perf_counter()
+        entry: dict[str, Any] = {"tenant_id": tenant_id, "metric": metric}
+        try:
+            countries = rows["country"].dropna().unique()
+            country = str(countries[0]) if len(countries) else DEFAULT_COUNTRY
+            model = train_demand_model(
+                rows[["date", "value"]],
+                tenant_id=str(tenant_id),
+                metric=str(metric),
+                country=country,
+                config=config,
+            )
+            path = model.save(model_dir / str(tenant_id) / str(metric))
+            entry |= {
+                "status": "succeeded",
+                "champion": model.kind,
+                "country": country,
+                "model_path": str(path.relative_to(model_dir)),
+                "last_observed_date": model.last_observed_date.date().isoformat(),
+                "backtest": model.backtest,
+            }
+        except Exception as exc:  # noqa: BLE001 - one tenant's failure must not fail the batch
+            entry |= {
+                "status": "failed",
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=5),
+            }
+        entry["seconds"] = round(time.perf_counter() - started, 3)
+        log.info(
+            "[%d/%d] %s %s: %s%s in %.1fs",
+            position,
+            groups.ngroups,
+            tenant_id,
+            metric,
+            entry["status"],
+            f" ({entry.get('champion') or entry.get('error')})",
+            entry["seconds"],
+        )
+        results.append(_json_safe(entry))
+    return results
+
+
+def main(env: Mapping[str, str] = os.environ) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    paths = sagemaker_paths(env)
+    try:
+        config = read_hyperparameters(paths["hyperparameters"])
+        data = read_channel(paths["train"])
+        paths["model"].mkdir(parents=True, exist_ok=True)
+        paths["output"].mkdir(parents=True, exist_ok=True)
+        results = train_batch(data, config, paths["model"])
+        document = json.dumps({"config": _json_safe(vars(config)), "results": results}, indent=1)
+        (paths["model"] / RESULTS_FILE).write_text(document)
+        (paths["output"] / RESULTS_FILE).write_text(document)
+    except Exception as exc:  # noqa: BLE001 - SageMaker reads the reason from the failure file
+        paths["failure"].parent.mkdir(parents=True, exist_ok=True)
+        paths["failure"].write_text(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        log.exception("training job failed")
+        return 1
+    failed = sum(r["status"] == "failed" for r in results)
+    log.info("trained %d tenant-metrics, %d failed", len(results) - failed, failed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

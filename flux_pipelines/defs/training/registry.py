@@ -1,0 +1,225 @@
+"""MLflow: one registered model per tenant-metric, a version per training, the alias ``champion``.
+
+Each version also lands in ``flux.model_versions`` (what the API shows), with ``is_champion``
+moved to it in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+import sqlalchemy as sa
+from mlflow.pyfunc import PythonModel
+from mlflow.tracking import MlflowClient
+
+from flux_pipelines.db.connections import role_url, service_database
+from flux_pipelines.db.tables import model_versions
+from flux_pipelines.defs.training.model import DemandModel, load_demand_model
+from flux_pipelines.settings import FluxSettings
+
+EXPERIMENT = "flux-demand"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+STORE_SCHEMA = "mlflow"
+_SERVING_PACKAGES = ("pandas", "numpy", "prophet", "xgboost-cpu", "holidays")
+
+
+def default_store_url(settings: FluxSettings) -> sa.URL:
+    """MLflow's store in the project's PostgreSQL, in a schema of its own (see ``ensure_store``)."""
+    url = role_url(
+        settings, "pipeline", database=service_database(settings, "mlflow"), driver="psycopg2"
+    )
+    return url.update_query_dict({"options": f"-csearch_path={STORE_SCHEMA}"})
+
+
+def tracking_uri(settings: FluxSettings) -> str:
+    """The configured MLflow server, or MLflow's store in the project's PostgreSQL."""
+    if settings.mlflow_tracking_uri:
+        return settings.mlflow_tracking_uri
+    return default_store_url(settings).render_as_string(hide_password=False)
+
+
+def ensure_store(settings: FluxSettings) -> None:
+    """The pipeline role owns the MLflow database but, being NOINHERIT, cannot create tables in its
+    ``public`` schema (owned by pg_database_owner): MLflow's tables go in a schema it creates."""
+    if settings.mlflow_tracking_uri:
+        return
+    engine = sa.create_engine(default_store_url(settings), poolclass=sa.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.schema.CreateSchema(STORE_SCHEMA, if_not_exists=True))
+    finally:
+        engine.dispose()
+
+
+def registered_model_name(tenant_id: str | UUID, metric: str) -> str:
+    return f"flux-{tenant_id}-{metric}"
+
+
+class DemandModelPyfunc(PythonModel):
+    """Input: a DataFrame with a ``date`` column; output: date, p10, p50, p90."""
+
+    model: DemandModel
+
+    def load_context(self, context: Any) -> None:
+        self.model = load_demand_model(Path(context.artifacts["model"]))
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        return self.model.predict(model_input["date"])
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    model_name: str
+    version: int
+    run_id: str
+    kind: str
+
+
+def _pip_requirements() -> list[str]:
+    pins = []
+    for package in _SERVING_PACKAGES:
+        try:
+            pins.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            pins.append(package)
+    return pins
+
+
+def _metrics(backtest: dict[str, Any]) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for kind, score in backtest.get("candidates", {}).items():
+        for name in ("wape", "mase", "bias", "residual_q10", "residual_q90"):
+            if isinstance(score.get(name), int | float):
+                metrics[f"{kind}.{name}"] = float(score[name])
+    return metrics
+
+
+class ModelRegistry:
+    def __init__(self, settings: FluxSettings) -> None:
+        self.settings = settings
+        ensure_store(settings)
+        self.uri = tracking_uri(settings)
+        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+
+    def experiment_id(self) -> str:
+        experiment = self.client.get_experiment_by_name(EXPERIMENT)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        artifacts = self.settings.mlflow_artifacts.resolve()
+        artifacts.mkdir(parents=True, exist_ok=True)
+        return str(self.client.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri()))
+
+    def register(
+        self, engine: sa.Engine, result: dict[str, Any], model_path: Path
+    ) -> RegisteredVersion:
+        """Log the run, register a new version, make it champion (in MLflow and model_versions)."""
+        tenant_id, metric = str(result["tenant_id"]), str(result["metric"])
+        backtest: dict[str, Any] = result["backtest"]
+        name = registered_model_name(tenant_id, metric)
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        with mlflow.start_run(
+            experiment_id=self.experiment_id(), run_name=f"{tenant_id}-{metric}"
+        ) as run:
+            mlflow.set_tags({"tenant_id": tenant_id, "metric": metric})
+            mlflow.log_params(
+                {
+                    "tenant_id": tenant_id,
+                    "metric": metric,
+                    "champion": result["champion"],
+                    "country": result.get("country"),
+                    "horizon": backtest.get("horizon"),
+                    "windows": ",".join(backtest.get("windows", [])),
+                    "candidates": ",".join(backtest.get("candidates", {})),
+                    "closed_weekdays": ",".join(map(str, backtest.get("closed_weekdays", []))),
+                    "last_observed_date": result.get("last_observed_date"),
+                }
+            )
+            mlflow.log_metrics(_metrics(backtest))
+            mlflow.log_dict(backtest, "backtest.json")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=DemandModelPyfunc(),
+                artifacts={"model": str(model_path)},
+                pip_requirements=_pip_requirements(),
+                registered_model_name=name,
+            )
+        number = int(info.registered_model_version)  # type: ignore[arg-type]
+        self.client.set_registered_model_alias(name, CHAMPION, str(number))
+        record_model_version(
+            engine,
+            tenant_id=UUID(tenant_id),
+            metric=metric,
+            version=number,
+            model_name=name,
+            model_kind=str(result["champion"]),
+            backtest=backtest,
+            mlflow_run_id=run.info.run_id,
+        )
+        return RegisteredVersion(name, number, run.info.run_id, str(result["champion"]))
+
+    def champion_version(self, tenant_id: str | UUID, metric: str) -> int:
+        name = registered_model_name(tenant_id, metric)
+        return int(self.client.get_model_version_by_alias(name, CHAMPION).version)
+
+    def load_champion(self, tenant_id: str | UUID, metric: str) -> tuple[DemandModel, int]:
+        """The model behind ``models:/<name>@champion`` and its version number."""
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        number = self.champion_version(tenant_id, metric)
+        name = registered_model_name(tenant_id, metric)
+        loaded = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
+        wrapper = loaded.unwrap_python_model()
+        if not isinstance(wrapper, DemandModelPyfunc):
+            raise TypeError(f"{name}@{CHAMPION} is not a Flux demand model")
+        return wrapper.model, number
+
+
+def record_model_version(
+    engine: sa.Engine,
+    *,
+    tenant_id: UUID,
+    metric: str,
+    version: int,
+    model_name: str,
+    model_kind: str,
+    backtest: dict[str, Any],
+    mlflow_run_id: str,
+) -> None:
+    """The new version becomes the only champion of its tenant-metric, atomically."""
+    candidates = backtest.get("candidates", {})
+    baseline = backtest.get("baseline", "seasonal_naive")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(model_versions)
+            .where(
+                model_versions.c.tenant_id == tenant_id,
+                model_versions.c.metric == metric,
+                model_versions.c.is_champion,
+            )
+            .values(is_champion=False)
+        )
+        conn.execute(
+            sa.insert(model_versions).values(
+                tenant_id=tenant_id,
+                metric=metric,
+                version=version,
+                model_name=model_name,
+                model_kind=model_kind,
+                is_champion=True,
+                wape=candidates.get(model_kind, {}).get("wape"),
+                baseline_wape=candidates.get(baseline, {}).get("wape"),
+                backtest=backtest,
+                mlflow_run_id=mlflow_run_id,
+            )
+        )

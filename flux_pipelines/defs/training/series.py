@@ -1,0 +1,73 @@
+"""One tenant-metric's daily history as a complete calendar: missing days are NaN, never zero."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import holidays
+import numpy as np
+import pandas as pd
+
+CLOSED_LOOKBACK_WEEKS = 8
+
+
+def daily_series(dates: pd.Series | pd.Index, values: pd.Series | pd.Index) -> pd.Series:
+    """Values indexed by every day from the first to the last date (NaN where unknown)."""
+    frame = pd.DataFrame(
+        {
+            "date": pd.to_datetime(pd.Series(dates, copy=False)).dt.normalize().to_numpy(),
+            "value": pd.to_numeric(pd.Series(values, copy=False), errors="raise")
+            .astype("float64")
+            .to_numpy(),
+        }
+    )
+    if frame.empty:
+        raise ValueError("the series has no rows")
+    if frame["date"].duplicated().any():
+        raise ValueError("the series has duplicate dates")
+    if (frame["value"] < 0).any():
+        raise ValueError("the series has negative values")
+    series = frame.set_index("date")["value"].sort_index()
+    full = pd.date_range(series.index.min(), series.index.max(), freq="D")
+    return series.reindex(full).rename("value")
+
+
+def last_observed(series: pd.Series) -> pd.Timestamp:
+    observed = series.dropna()
+    if observed.empty:
+        raise ValueError("the series has no observed values")
+    return pd.Timestamp(observed.index.max())
+
+
+def closed_weekdays(series: pd.Series, weeks: int = CLOSED_LOOKBACK_WEEKS) -> frozenset[int]:
+    """ISO weekdays (1=Mon..7=Sun) with no sales (zero or missing) in the last ``weeks`` weeks."""
+    end = last_observed(series)
+    window = series.loc[end - pd.Timedelta(days=7 * weeks - 1) : end]
+    weekday = np.asarray(window.index.isocalendar().day)  # type: ignore[attr-defined]
+    closed = {
+        day
+        for day in range(1, 8)
+        if (weekday == day).any() and (window[weekday == day].fillna(0.0) == 0.0).all()
+    }
+    return frozenset(closed)
+
+
+def iso_weekdays(dates: pd.DatetimeIndex) -> np.ndarray:
+    return np.asarray(dates.day_of_week + 1)
+
+
+@lru_cache(maxsize=256)
+def _holidays(country: str, first_year: int, last_year: int) -> frozenset[pd.Timestamp]:
+    try:
+        calendar = holidays.country_holidays(country, years=range(first_year, last_year + 1))
+    except NotImplementedError:
+        return frozenset()
+    return frozenset(pd.Timestamp(day) for day in calendar)
+
+
+def holiday_flags(country: str, dates: pd.DatetimeIndex) -> np.ndarray:
+    """1.0 on the country's public holidays (the ``holidays`` package; unknown countries: none)."""
+    if len(dates) == 0:
+        return np.zeros(0)
+    days = _holidays(country, int(dates.min().year), int(dates.max().year))
+    return np.fromiter((day in days for day in dates), dtype="float64", count=len(dates))

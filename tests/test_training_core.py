@@ -1,0 +1,139 @@
+"""The training core on synthetic series: backtest, champion rule, closed days, missing days."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_training_synthetic import synthetic_series
+
+from flux_pipelines.defs.training.backtest import (
+    CandidateScore,
+    InsufficientHistory,
+    backtest,
+    choose_champion,
+)
+from flux_pipelines.defs.training.candidates import BASELINE, SeasonalNaive, make_forecaster
+from flux_pipelines.defs.training.model import DemandModel
+from flux_pipelines.defs.training.series import closed_weekdays, daily_series
+from flux_pipelines.defs.training.train import TrainingConfig, train_demand_model
+
+HORIZON, WINDOWS = 14, 3
+
+
+@pytest.fixture(scope="module")
+def trained() -> DemandModel:
+    history = synthetic_series(120, seed=3, missing=(40, 41, 100))
+    return train_demand_model(
+        history,
+        tenant_id="t",
+        metric="sales",
+        country="US",
+        config=TrainingConfig(horizon=HORIZON, windows=WINDOWS, seed=7),
+    )
+
+
+def test_weekly_series_champion_beats_the_baseline(trained: DemandModel) -> None:
+    candidates = trained.backtest["candidates"]
+    assert set(candidates) == {"seasonal_naive", "prophet", "xgboost"}
+    assert trained.kind != BASELINE
+    assert candidates[trained.kind]["wape"] < candidates[BASELINE]["wape"]
+    assert trained.kind == min(candidates, key=lambda k: candidates[k]["wape"])
+    assert len(trained.backtest["windows"]) == WINDOWS
+
+
+def test_closed_weekday_is_forecast_as_zero(trained: DemandModel) -> None:
+    assert trained.closed == frozenset({7})
+    forecast = trained.predict(trained.future_dates(HORIZON))
+    sundays = pd.to_datetime(forecast["date"]).dt.day_of_week == 6
+    assert sundays.sum() == 2
+    assert (forecast.loc[sundays, ["p10", "p50", "p90"]] == 0).all().all()
+    assert (forecast.loc[~sundays, "p50"] > 0).all()
+
+
+def test_quantiles_are_ordered_and_non_negative(trained: DemandModel) -> None:
+    forecast = trained.predict(trained.future_dates(HORIZON))
+    assert len(forecast) == HORIZON
+    assert (forecast["p10"] >= 0).all()
+    assert (forecast["p10"] <= forecast["p50"]).all()
+    assert (forecast["p50"] <= forecast["p90"]).all()
+    assert (forecast["p90"] > forecast["p10"]).any()
+
+
+def test_missing_days_are_excluded_from_metrics_not_zero() -> None:
+    history = synthetic_series(90, seed=1, closed_weekday=None)
+    series = daily_series(history["date"], history["value"])
+    holes = series.copy()
+    holes.iloc[[70, 71, 80, 85]] = np.nan  # inside the held-back windows
+    factories = {BASELINE: SeasonalNaive}
+    full, windows = backtest(series, factories, HORIZON, 2)
+    with_holes, _ = backtest(holes, factories, HORIZON, 2)
+    held_back = sum(len(w.dates) for w in windows)
+    assert full[BASELINE].days == held_back
+    assert with_holes[BASELINE].days == held_back - 4
+    # Were NaN read as zero sales, the error on those days would be the whole forecast.
+    assert with_holes[BASELINE].wape < 2 * full[BASELINE].wape
+
+
+def test_seasonal_naive_skips_unknown_days() -> None:
+    history = synthetic_series(35, seed=2, closed_weekday=None)
+    series = daily_series(history["date"], history["value"])
+    last_monday = series.index[series.index.day_of_week == 0][-1]
+    series.loc[last_monday] = np.nan
+    model = SeasonalNaive().fit(series, frozenset())
+    next_monday = pd.DatetimeIndex([last_monday + pd.Timedelta(days=7)])
+    assert model.predict(next_monday)[0] == series.loc[last_monday - pd.Timedelta(days=7)]
+
+
+def test_closed_weekdays_need_eight_weeks_without_sales() -> None:
+    history = synthetic_series(120, seed=4, closed_weekday=2)
+    series = daily_series(history["date"], history["value"])
+    assert closed_weekdays(series) == frozenset({2})
+    tuesdays = series.index[series.index.day_of_week == 1]
+    series.loc[tuesdays[-3]] = 50.0  # one Tuesday with sales in the last 8 weeks: open
+    assert closed_weekdays(series) == frozenset()
+
+
+def _score(kind: str, wape: float) -> CandidateScore:
+    return CandidateScore(kind, wape, 1.0, 0.0, 28, -1.0, 1.0)
+
+
+def test_a_model_that_does_not_beat_the_baseline_is_not_champion() -> None:
+    assert (
+        choose_champion({BASELINE: _score(BASELINE, 0.2), "xgboost": _score("xgboost", 0.2)})
+        == BASELINE
+    )
+    assert (
+        choose_champion({BASELINE: _score(BASELINE, 0.2), "xgboost": _score("xgboost", 0.3)})
+        == BASELINE
+    )
+    scores = {
+        BASELINE: _score(BASELINE, 0.2),
+        "xgboost": _score("xgboost", 0.15),
+        "prophet": _score("prophet", 0.1),
+    }
+    assert choose_champion(scores) == "prophet"
+
+
+def test_short_or_negative_history_is_refused() -> None:
+    with pytest.raises(InsufficientHistory):
+        backtest(
+            daily_series(*synthetic_series(20).T.to_numpy()),
+            {BASELINE: SeasonalNaive},
+            HORIZON,
+            WINDOWS,
+        )
+    bad = synthetic_series(60)
+    bad.loc[5, "value"] = -3.0
+    with pytest.raises(ValueError, match="negative"):
+        daily_series(bad["date"], bad["value"])
+
+
+def test_xgboost_predicts_recursively_beyond_its_history() -> None:
+    history = synthetic_series(120, seed=5)
+    series = daily_series(history["date"], history["value"])
+    model = make_forecaster("xgboost", "US", 1).fit(series, frozenset({7}))
+    future = pd.date_range(series.index.max() + pd.Timedelta(days=1), periods=HORIZON)
+    first, again = model.predict(future), model.predict(future)
+    assert np.isfinite(first).all() and (first >= 0).all()
+    np.testing.assert_allclose(first, again)  # seeded and deterministic

@@ -1,0 +1,67 @@
+"""The SageMaker entrypoint run through LocalTrainingBackend: one job, a batch of tenants."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_training_synthetic import features_frame, synthetic_series
+
+from flux_pipelines.defs.training.backends import LocalTrainingBackend, TrainingJobFailed
+from flux_pipelines.defs.training.entrypoint import read_hyperparameters
+from flux_pipelines.defs.training.model import load_demand_model
+
+
+def test_one_job_trains_the_batch_and_records_the_bad_tenant(tmp_path: Path) -> None:
+    good, bad = str(uuid.uuid4()), str(uuid.uuid4())
+    data = pd.concat(
+        [
+            features_frame(good, "sales", synthetic_series(120, seed=1)),
+            features_frame(good, "covers", synthetic_series(120, seed=2, level=40)),
+            features_frame(bad, "sales", synthetic_series(10, seed=3)),  # far too short
+        ],
+        ignore_index=True,
+    )
+    job = LocalTrainingBackend().train(
+        data,
+        {"horizon": 14, "backtest_windows": 2, "seed": 1},
+        job_name="test-batch",
+        workdir=tmp_path,
+    )
+    by_key = {(r["tenant_id"], r["metric"]): r for r in job.results}
+    assert set(by_key) == {(good, "sales"), (good, "covers"), (bad, "sales")}
+    assert by_key[(bad, "sales")]["status"] == "failed"
+    assert "InsufficientHistory" in by_key[(bad, "sales")]["error"]
+    for metric in ("sales", "covers"):
+        result = by_key[(good, metric)]
+        assert result["status"] == "succeeded"
+        model = load_demand_model(job.model_path(result))
+        assert (model.tenant_id, model.metric, model.kind) == (good, metric, result["champion"])
+        assert len(model.predict(model.future_dates(14))) == 14
+        assert len(result["backtest"]["windows"]) == 2
+    # SageMaker's layout: the model dir and the output data dir both carry the results.
+    assert (tmp_path / "opt-ml" / "input" / "config" / "hyperparameters.json").exists()
+    outputs = json.loads((job.output_dir / "results.json").read_text())
+    assert outputs["config"]["horizon"] == 14
+    assert not (job.model_dir / bad).exists()
+
+
+def test_a_job_without_data_fails_with_its_reason(tmp_path: Path) -> None:
+    empty = features_frame(str(uuid.uuid4()), "sales", synthetic_series(10)).iloc[0:0]
+    empty = empty.drop(columns=["value"])
+    with pytest.raises(TrainingJobFailed, match="lacks the columns"):
+        LocalTrainingBackend().train(empty, {}, job_name="test-empty", workdir=tmp_path)
+    assert (tmp_path / "opt-ml" / "output" / "failure").exists()
+
+
+def test_hyperparameters_arrive_as_strings(tmp_path: Path) -> None:
+    path = tmp_path / "hyperparameters.json"
+    path.write_text(
+        json.dumps({"horizon": '"21"', "seed": "5", "candidates": "seasonal_naive,xgboost"})
+    )
+    config = read_hyperparameters(path)
+    assert (config.horizon, config.seed, config.windows) == (21, 5, 3)
+    assert tuple(config.candidates) == ("seasonal_naive", "xgboost")

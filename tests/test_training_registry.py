@@ -1,0 +1,61 @@
+"""MLflow registration on the test PostgreSQL: versions, @champion, flux.model_versions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from uuid import UUID
+
+import pandas as pd
+import sqlalchemy as sa
+from test_training_synthetic import features_frame, synthetic_series
+
+from flux_pipelines.db.tables import model_versions
+from flux_pipelines.defs.training.entrypoint import train_batch
+from flux_pipelines.defs.training.registry import ModelRegistry, registered_model_name
+from flux_pipelines.defs.training.train import TrainingConfig
+from flux_pipelines.settings import FluxSettings
+
+CONFIG = TrainingConfig(horizon=14, windows=2, seed=3, candidates=("seasonal_naive", "xgboost"))
+
+
+def test_each_training_is_a_version_and_the_latest_is_the_one_champion(
+    settings: FluxSettings,
+    pipeline_engine: sa.Engine,
+    make_tenant: Callable[..., UUID],
+    tmp_path: Path,
+) -> None:
+    tenant = make_tenant()
+    registry = ModelRegistry(settings)
+    versions = []
+    for attempt in range(2):
+        history = synthetic_series(90 + 7 * attempt, seed=attempt)
+        data = features_frame(str(tenant), "sales", history)
+        [result] = train_batch(data, CONFIG, tmp_path / str(attempt))
+        path = tmp_path / str(attempt) / result["model_path"]
+        versions.append(registry.register(pipeline_engine, result, path))
+
+    assert [v.version for v in versions] == [1, 2]
+    assert registry.champion_version(tenant, "sales") == 2
+    model, number = registry.load_champion(tenant, "sales")
+    assert number == 2 and model.tenant_id == str(tenant)
+    forecast = model.predict(model.future_dates(14))
+    assert (forecast["p10"] <= forecast["p50"]).all() and (forecast["p50"] <= forecast["p90"]).all()
+
+    with pipeline_engine.connect() as conn:
+        rows = (
+            conn.execute(sa.select(model_versions).where(model_versions.c.tenant_id == tenant))
+            .mappings()
+            .all()
+        )
+    assert sorted((r["version"], r["is_champion"]) for r in rows) == [(1, False), (2, True)]
+    champion = next(r for r in rows if r["is_champion"])
+    assert champion["model_name"] == registered_model_name(tenant, "sales")
+    assert champion["mlflow_run_id"] == versions[1].run_id
+    assert champion["model_kind"] == versions[1].kind
+    assert set(champion["backtest"]["candidates"]) == {"seasonal_naive", "xgboost"}
+    assert champion["baseline_wape"] == champion["backtest"]["candidates"]["seasonal_naive"]["wape"]
+    assert champion["wape"] <= champion["baseline_wape"]
+    run = registry.client.get_run(versions[1].run_id)
+    assert "seasonal_naive.wape" in run.data.metrics
+    assert pd.notna(run.data.metrics[f"{versions[1].kind}.wape"])

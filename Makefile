@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 export DAGSTER_HOME ?= $(CURDIR)/.flux/dagster
 
-.PHONY: install db run test lint typecheck unit ui api stop bench clean
+.PHONY: install db run test lint format typecheck unit ui api stop bench clean
 
 .tools/uv/bin/uv:
 	$(PYTHON) -m venv .tools/uv
@@ -27,8 +27,12 @@ run: db
 	$(BIN)/flux demo
 
 lint: install
-	$(BIN)/ruff check flux_pipelines flux_api tests
-	$(BIN)/ruff format --check flux_pipelines flux_api tests
+	$(BIN)/ruff check flux_pipelines flux_api tests bench
+	$(BIN)/ruff format --check flux_pipelines flux_api tests bench
+
+format: install
+	$(BIN)/ruff check --fix flux_pipelines flux_api tests bench
+	$(BIN)/ruff format flux_pipelines flux_api tests bench
 
 typecheck: install
 	$(BIN)/mypy flux_pipelines flux_api

@@ -22,7 +22,6 @@ from flux_pipelines.defs.tenants import TENANTS
 from flux_pipelines.instance import dagster_instance
 from flux_pipelines.settings import FluxSettings
 
-
 # On a terminal, warnings only: every log line stays in the run's event log, in the Dagster UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

@@ -60,6 +60,9 @@ def test_writing_another_tenants_row_is_refused(api_engine: sa.Engine, make_tena
             conn.execute(sa.select(sa.func.set_config("app.tenant_id", str(a), True)))
             conn.execute(
                 sa.insert(uploads).values(
-                    upload_id=upload_id, tenant_id=b, object_key=f"uploads/tenant={b}/{upload_id}.csv", filename="x.csv"
+                    upload_id=upload_id,
+                    tenant_id=b,
+                    object_key=f"uploads/tenant={b}/{upload_id}.csv",
+                    filename="x.csv",
                 )
             )

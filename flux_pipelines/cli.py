@@ -166,8 +166,10 @@ def _pid_file(settings: FluxSettings, name: str) -> Path:
     return folder / f"{name}.pid"
 
 
-def _serve(settings: FluxSettings, name: str, command: list[str], env: dict[str, str]) -> None:
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **env})
+def _serve(
+    settings: FluxSettings, name: str, command: list[str], env: dict[str, str], cwd: Path = PROJECT_ROOT
+) -> None:
+    process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env})
     _pid_file(settings, name).write_text(str(process.pid))
     try:
         raise SystemExit(process.wait())
@@ -195,7 +197,9 @@ def cmd_ui(args: argparse.Namespace, settings: FluxSettings) -> None:
         "-p",
         str(args.port),
     ]
-    _serve(settings, "ui", command, dagster_environment(settings))
+    environment = dagster_environment(settings)
+    # From DAGSTER_HOME, where our dagster.yaml is copied, so Dagster finds no second one.
+    _serve(settings, "ui", command, environment, cwd=Path(environment["DAGSTER_HOME"]))
 
 
 def cmd_api(args: argparse.Namespace, settings: FluxSettings) -> None:

@@ -1,5 +1,6 @@
 import dagster as dg
 
 from flux_pipelines.defs.ingest.assets import staged_sales
+from flux_pipelines.defs.ingest.checks import freshness, rejection_rate, row_counts
 
-defs = dg.Definitions(assets=[staged_sales])
+defs = dg.Definitions(assets=[staged_sales], asset_checks=[rejection_rate, freshness, row_counts])

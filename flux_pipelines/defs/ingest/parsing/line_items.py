@@ -57,8 +57,9 @@ class _Totals:
     days: list[pd.DataFrame] = field(default_factory=list)  # key, revenue, quantity
     orders: list[pd.DataFrame] = field(default_factory=list)  # key, order hash (distinct)
     items: list[pd.DataFrame] = field(default_factory=list)  # key, item, quantity, revenue
-    # Kept lines as runs of consecutive lines with one date text: key, first, last.
+    # Kept lines as runs of consecutive lines with one date text: code (of key_codes), first, last.
     lines: list[pd.DataFrame] = field(default_factory=list)
+    key_codes: dict[str, int] = field(default_factory=dict)
     problems: list[pd.DataFrame] = field(default_factory=list)
     rows: int = 0
     repeated_lines: int = 0
@@ -173,7 +174,7 @@ def parse_line_items(
                 "revenue": revenue[good],
             }
         )
-        totals.lines.append(_runs(lines[good], keys))
+        totals.lines.append(_runs(lines[good], keys, totals.key_codes))
         by_key = kept.groupby("key", observed=True)
         totals.days.append(
             pd.DataFrame(
@@ -200,16 +201,25 @@ def parse_line_items(
     return _finish(totals, layout, names, money, today, stats)
 
 
-def _runs(lines: pd.Series, keys: pd.Series) -> pd.DataFrame:
-    """Run-length form of (line, date text): sorted exports need one row per day, not per line."""
+def _runs(lines: pd.Series, keys: pd.Series, codes: dict[str, int]) -> pd.DataFrame:
+    """Run-length form of (line, date text), as int32 codes: one row per run of lines on the same
+    day, so a sorted export of millions of lines keeps a few thousand rows here."""
     numbers = lines.to_numpy(dtype="int64")
-    text = keys.astype(str).to_numpy()
     if len(numbers) == 0:
-        return pd.DataFrame({"key": [], "first": [], "last": []})
-    breaks = np.flatnonzero((np.diff(numbers) != 1) | (text[1:] != text[:-1])) + 1
+        return pd.DataFrame({"code": [], "first": [], "last": []}, dtype="int32")
+    inverse, distinct = pd.factorize(keys.astype(str))
+    known = np.array([codes.setdefault(str(k), len(codes)) for k in distinct], dtype="int32")
+    code = known[inverse]
+    breaks = np.flatnonzero((np.diff(numbers) != 1) | (code[1:] != code[:-1])) + 1
     starts = np.concatenate([[0], breaks])
     ends = np.concatenate([breaks - 1, [len(numbers) - 1]])
-    return pd.DataFrame({"key": text[starts], "first": numbers[starts], "last": numbers[ends]})
+    return pd.DataFrame(
+        {
+            "code": code[starts],
+            "first": numbers[starts].astype("int32"),
+            "last": numbers[ends].astype("int32"),
+        }
+    )
 
 
 def _expand(runs: pd.DataFrame) -> pd.Series:
@@ -267,7 +277,7 @@ def _finish(
             totals.rows,
             warnings,
         )
-    keys = pd.Series(lines["key"].astype(str).unique())
+    keys = pd.Series(list(totals.key_codes), dtype="string")
     reading = read_dates(keys, today)
     if reading.note:
         warnings.append(reading.note)
@@ -285,7 +295,9 @@ def _finish(
         reasons.loc[days.index[~unreadable][first["index"].to_numpy()]] = first["reason"].to_numpy()
     bad_days = days.assign(reason=reasons)[reasons.notna()]
     if not bad_days.empty:
-        hit = lines.assign(key=lines["key"].astype(str)).merge(bad_days, on="key")
+        codes = pd.Series(totals.key_codes)
+        bad_days = bad_days.assign(code=bad_days["key"].astype(str).map(codes).astype("int64"))
+        hit = lines.merge(bad_days, on="code")
         totals.problems.append(
             rejections(_expand(hit), names["date"], _repeat(hit, "key"), _repeat(hit, "reason"))
         )

@@ -6,12 +6,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from flux_pipelines.defs.ingest.parsing.result import UnreadableUpload
 from flux_pipelines.defs.ingest.parsing.source import Candidate, TextSource
 
 CHUNK_ROWS = 250_000
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 # Lines with more fields than the header are reported, not fatal, up to this many extra fields.
 EXTRA_FIELDS = 8
 _TOTAL_LINE = re.compile(
@@ -48,7 +50,8 @@ def read_chunks(
         header=None,
         names=list(range(width + EXTRA_FIELDS)),
         skiprows=header.line_number,
-        dtype=str,
+        # Arrow-backed text: string operations run in C over whole columns, not per Python object.
+        dtype=TEXT,
         keep_default_na=False,
         skip_blank_lines=False,
         index_col=False,

@@ -2,21 +2,24 @@
 
 Every route that reads tenant data takes ``TenantConnection``: a transaction as ``flux_api`` in
 which ``app.tenant_id`` is the tenant of the verified token, so row-level security scopes every
-statement and route code never filters by tenant itself.
+statement and route code never filters by tenant itself. Every route states what it needs with
+``Allowed(permission)`` (the table is in ``flux_api.permissions``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
-from flux_api.security import InvalidToken, TokenClaims, UserRole, decode_access_token
-from flux_pipelines.db.connections import get_engine
+from flux_api.permissions import Permission, allows
+from flux_api.security import InvalidToken, TokenClaims, TokenVerifier
+from flux_pipelines.db.connections import role_url
 from flux_pipelines.db.tables import users
 from flux_pipelines.landing import LandingZone, landing_zone
 from flux_pipelines.settings import FluxSettings, get_settings
@@ -26,13 +29,17 @@ TOKEN_URL = "/v1/auth/token"  # noqa: S105 (a path, not a secret)
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
-def _unauthorized(detail: str = "missing, invalid or expired token") -> HTTPException:
+def unauthorized(detail: str = "missing, invalid or expired token") -> HTTPException:
     return HTTPException(
         status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
     )
 
 
-def app_settings(request: Request) -> FluxSettings:
+# Dependencies that do not block are ``async def``: FastAPI runs a plain ``def`` dependency in the
+# thread pool, and a thread hop per dependency costs more than the work of most of them.
+
+
+async def app_settings(request: Request) -> FluxSettings:
     settings: FluxSettings | None = request.app.state.settings
     return settings if settings is not None else get_settings()
 
@@ -40,10 +47,27 @@ def app_settings(request: Request) -> FluxSettings:
 SettingsDep = Annotated[FluxSettings, Depends(app_settings)]
 
 
-def api_engine(request: Request, settings: SettingsDep) -> sa.Engine:
+# Enough connections for the thread pool's concurrent requests; no pre-ping (a round trip per
+# request): a dropped connection fails one request and SQLAlchemy then refreshes the pool.
+POOL_SIZE = 20
+
+
+def make_api_engine(settings: FluxSettings) -> sa.Engine:
+    return sa.create_engine(
+        role_url(settings, "api"),
+        pool_size=POOL_SIZE,
+        max_overflow=0,
+        pool_timeout=10,
+        pool_recycle=3600,
+        # Never echo statement parameters into errors and logs: they can hold password hashes.
+        hide_parameters=True,
+    )
+
+
+async def api_engine(request: Request, settings: SettingsDep) -> sa.Engine:
     engine: sa.Engine | None = getattr(request.app.state, "api_engine", None)
     if engine is None:
-        engine = request.app.state.api_engine = get_engine("api", settings)
+        engine = request.app.state.api_engine = make_api_engine(settings)
     return engine
 
 
@@ -60,32 +84,48 @@ def landing(request: Request, settings: SettingsDep) -> LandingZone:
 LandingZoneDep = Annotated[LandingZone, Depends(landing)]
 
 
-def current_user(
-    token: Annotated[str | None, Depends(_bearer)], settings: SettingsDep
+async def token_verifier(request: Request, settings: SettingsDep) -> TokenVerifier:
+    verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
+    if verifier is None:
+        verifier = TokenVerifier.from_settings(settings, request.app.state.token_settings)
+        request.app.state.token_verifier = verifier
+    return verifier
+
+
+async def current_user(
+    request: Request,
+    token: Annotated[str | None, Depends(_bearer)],
+    verifier: Annotated[TokenVerifier, Depends(token_verifier)],
 ) -> TokenClaims:
     if not token:
-        raise _unauthorized("not authenticated")
+        raise unauthorized("not authenticated")
     try:
-        return decode_access_token(token, settings)
+        claims = verifier.decode(token)
     except InvalidToken as error:
-        raise _unauthorized() from error
+        raise unauthorized() from error
+    # For the request log (flux_api.logs); the scope's state is shared with the middleware.
+    request.state.tenant_id = str(claims.tenant_id)
+    return claims
 
 
 CurrentUser = Annotated[TokenClaims, Depends(current_user)]
 
 
-def current_tenant(user: CurrentUser) -> UUID:
+async def current_tenant(user: CurrentUser) -> UUID:
     return user.tenant_id
 
 
 CurrentTenant = Annotated[UUID, Depends(current_tenant)]
 
 
-def tenant_scoped_connection(user: CurrentUser, engine: ApiEngine) -> Iterator[sa.Connection]:
-    """One transaction per request, scoped to the token's tenant, committed when the route ends.
+@contextmanager
+def tenant_transaction(engine: sa.Engine, user: TokenClaims) -> Iterator[sa.Connection]:
+    """A transaction scoped to the token's tenant, in which the token's user is still active.
 
-    The user is looked up through RLS as well: a disabled user, a changed role, or a user who is not
-    in the token's tenant ends the token's validity at once, not when it expires.
+    The user is looked up through RLS (one primary-key read): a disabled user, a changed role, or a
+    user who is not in the token's tenant ends the token's validity at once, not when it expires.
+    ``set_config(..., true)`` is local to the transaction, so a pooled connection never carries
+    one request's tenant into the next.
     """
     with engine.begin() as conn:
         conn.execute(sa.select(sa.func.set_config("app.tenant_id", str(user.tenant_id), True)))
@@ -97,7 +137,12 @@ def tenant_scoped_connection(user: CurrentUser, engine: ApiEngine) -> Iterator[s
             )
         ).first()
         if active is None:
-            raise _unauthorized()
+            raise unauthorized()
+        yield conn
+
+
+def tenant_scoped_connection(user: CurrentUser, engine: ApiEngine) -> Iterator[sa.Connection]:
+    with tenant_transaction(engine, user) as conn:
         yield conn
 
 
@@ -106,15 +151,13 @@ def tenant_scoped_connection(user: CurrentUser, engine: ApiEngine) -> Iterator[s
 TenantConnection = Annotated[sa.Connection, Depends(tenant_scoped_connection, scope="function")]
 
 
-def require_roles(*roles: UserRole) -> Callable[[TokenClaims], TokenClaims]:
-    allowed = frozenset(roles)
+def Allowed(permission: Permission) -> Any:  # capitalised: it reads as a type in signatures
+    """``user: Annotated[TokenClaims, Allowed("uploads:write")]``: 403 for a role without it."""
 
-    def role_guard(user: CurrentUser) -> TokenClaims:
-        if user.role not in allowed:
+    async def role_guard(user: CurrentUser) -> TokenClaims:
+        if not allows(user.role, permission):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not do this")
         return user
 
-    return role_guard
-
-
-UploaderUser = Annotated[TokenClaims, Depends(require_roles("owner", "manager"))]
+    role_guard.permission = permission  # type: ignore[attr-defined]
+    return Depends(role_guard)

@@ -1,4 +1,4 @@
-"""Query parameters that several routes share: a date range and a metric."""
+"""Query parameters that several routes share: a date range, a metric, and a page."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Query, status
 
 from flux_api.schemas import Metric
+
+MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class DateRange:
         return bounds
 
 
-def date_range(
+async def date_range(
     start: Annotated[date | None, Query(description="first day, inclusive")] = None,
     end: Annotated[date | None, Query(description="last day, inclusive")] = None,
 ) -> DateRange:
@@ -35,5 +37,36 @@ def date_range(
     return DateRange(start, end)
 
 
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    offset: int
+
+
+async def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="items per page")] = 200,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="items to skip")] = 0,
+) -> PageParams:
+    return PageParams(limit, offset)
+
+
 DateRangeDep = Annotated[DateRange, Depends(date_range)]
+PageDep = Annotated[PageParams, Depends(page_params)]
 MetricQuery = Annotated[Metric | None, Query(description="one metric; all when omitted")]
+
+
+def paged(
+    conn: sa.Connection, query: sa.Select[Any], page: PageParams
+) -> tuple[list[sa.RowMapping], int]:
+    """One page of ``query`` and the total number of its rows, in one statement when it has rows."""
+    rows = list(
+        conn.execute(
+            query.add_columns(sa.func.count().over().label("_total"))
+            .limit(page.limit)
+            .offset(page.offset)
+        ).mappings()
+    )
+    if rows:
+        return rows, int(rows[0]["_total"])
+    total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    return rows, int(total)

@@ -6,11 +6,11 @@ errors and unexpected failures, the same shape: ``type``, ``title``, ``status``,
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 
-logger = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 def problem(
@@ -58,7 +58,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    route = request.scope.get("route")
+    log.error("unhandled_error", route=getattr(route, "path", None), exc_info=exc)
     return problem(500, "an unexpected error occurred")
 
 
@@ -66,3 +67,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def problem_openapi(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every 4xx/5xx in the OpenAPI document as ``application/problem+json`` with ``Problem``."""
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for code, response in operation.get("responses", {}).items():
+                if str(code)[:1] in "45":
+                    response["content"] = {PROBLEM_JSON: {"schema": ref}}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema

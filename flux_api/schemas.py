@@ -3,13 +3,46 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+
+from flux_api.security import UserRole
 
 Metric = Literal["sales", "covers", "orders", "items"]
 UploadStatus = Literal["received", "processing", "loaded", "rejected", "duplicate"]
+
+T = TypeVar("T")
+
+# Deliberately loose (one @, a dot in the domain): deliverability is the inviting owner's business.
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=254,
+        pattern=r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$",
+    ),
+]
+Password = Annotated[SecretStr, Field(min_length=12, max_length=256)]
+
+
+class Problem(BaseModel):
+    """An error, as ``application/problem+json`` (RFC 9457)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="items matching the query, across all pages")
+    limit: int
+    offset: int
 
 
 class Token(BaseModel):
@@ -52,13 +85,6 @@ class UploadDetail(UploadSummary):
     )
 
 
-class UploadPage(BaseModel):
-    items: list[UploadSummary]
-    total: int
-    limit: int
-    offset: int
-
-
 class ForecastPoint(BaseModel):
     date: date
     metric: Metric
@@ -68,13 +94,7 @@ class ForecastPoint(BaseModel):
     model_version: int
 
 
-class DailyActual(BaseModel):
-    date: date
-    metric: Metric
-    value: float
-
-
-class CurrentModel(BaseModel):
+class ModelAccuracy(BaseModel):
     metric: Metric
     version: int
     model_kind: str
@@ -83,5 +103,68 @@ class CurrentModel(BaseModel):
     trained_at: datetime
 
 
+class ForecastPage(Page[ForecastPoint]):
+    models: list[ModelAccuracy] = Field(
+        description="the model version behind the points of this page, with its backtest accuracy"
+    )
+
+
+class ActualVersusForecast(BaseModel):
+    date: date
+    metric: Metric
+    actual: float | None = Field(description="the value loaded for the day; null if none")
+    p10: float | None
+    p50: float | None
+    p90: float | None
+    model_version: int | None
+
+
+class DailyActual(BaseModel):
+    date: date
+    metric: Metric
+    value: float
+
+
+CurrentModel = ModelAccuracy
+
+
+class UserPublic(BaseModel):
+    user_id: UUID
+    email: str
+    role: UserRole
+    disabled: bool
+    created_at: datetime
+
+
+class UserCreate(BaseModel):
+    """An invitation: the owner sets a first password and hands it over; the user changes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    role: UserRole
+    password: Password
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: UserRole | None = None
+    disabled: bool | None = None
+    password: Password | None = Field(default=None, description="a new first password (a reset)")
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: SecretStr = Field(max_length=256)
+    new_password: Password
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the errors a route can give (rewritten to problem+json in main)."""
+    return {code: {"model": Problem} for code in statuses}

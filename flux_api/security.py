@@ -1,9 +1,10 @@
 """Password hashing and access tokens, in one small place.
 
-Passwords are hashed with argon2id. Access tokens are short-lived JWTs (RFC 8725): HS256 only,
-explicitly typed ``at+jwt``, with expiry, issuer and audience checked and every claim the API relies
-on required, so a token that is unsigned, re-signed with another algorithm, expired, meant for
-another service or missing its tenant is refused.
+Passwords are hashed with argon2id. Access tokens are short-lived JWTs (RFC 8725): one algorithm,
+pinned by configuration (HS256 with a secret by default, RS256 with configured public keys for an
+external identity provider), explicitly typed ``at+jwt``, with expiry, issuer and audience checked
+and every claim the API relies on required. A token that is unsigned, signed with the
+other algorithm (HS/RS key confusion), expired, for another service or without a tenant is refused.
 """
 
 from __future__ import annotations
@@ -11,19 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from flux_api.token_settings import TokenAlgorithm, TokenSettings
 from flux_pipelines.settings import FluxSettings
 
 UserRole = Literal["owner", "manager", "chef"]
 USER_ROLES: frozenset[str] = frozenset(get_args(UserRole))
 
-ALGORITHM = "HS256"
+ALGORITHM: TokenAlgorithm = "HS256"
 TOKEN_TYPE = "at+jwt"  # noqa: S105 (the JWT "typ" header, RFC 9068)
 REQUIRED_CLAIMS = ["sub", "tenant_id", "role", "exp", "iat", "iss", "aud"]
 # Clocks of the issuing and the verifying process may differ a little.
@@ -68,6 +70,7 @@ class TokenClaims:
 def create_access_token(
     user_id: UUID, tenant_id: UUID, role: UserRole, settings: FluxSettings
 ) -> str:
+    """An HS256 token (Flux issues tokens only when it holds the secret, never in RS256 mode)."""
     if role not in USER_ROLES:
         raise ValueError(f"unknown role {role!r}")
     now = datetime.now(UTC)
@@ -89,33 +92,82 @@ def create_access_token(
     )
 
 
-def decode_access_token(token: str, settings: FluxSettings) -> TokenClaims:
-    """Verify a token and return its claims; raise ``InvalidToken`` for any defect."""
-    try:
-        decoded = jwt.decode_complete(
-            token,
-            settings.token_secret.get_secret_value(),
-            algorithms=[ALGORITHM],
-            audience=settings.token_audience,
-            issuer=settings.token_issuer,
-            leeway=CLOCK_LEEWAY,
-            options={"require": REQUIRED_CLAIMS},
-        )
-    except jwt.InvalidTokenError as error:
-        raise InvalidToken(str(error)) from error
-    if decoded["header"].get("typ") != TOKEN_TYPE:
-        raise InvalidToken("not an access token")
-    claims = decoded["payload"]
+@dataclass(frozen=True)
+class TokenVerifier:
+    """Verifies tokens with one pinned algorithm and its keys, parsed once per process."""
+
+    algorithm: TokenAlgorithm
+    keys: tuple[tuple[str | None, Any], ...]  # (kid, key); HS256: one (None, secret)
+    issuer: str
+    audience: str
+
+    @classmethod
+    def from_settings(
+        cls, settings: FluxSettings, token_settings: TokenSettings | None = None
+    ) -> TokenVerifier:
+        token_settings = token_settings or TokenSettings()
+        if token_settings.algorithm == "HS256":
+            keys: tuple[tuple[str | None, Any], ...] = (
+                (None, settings.token_secret.get_secret_value()),
+            )
+        else:
+            keys = tuple((k.kid, k.key) for k in token_settings.verification_keys())
+        return cls(token_settings.algorithm, keys, settings.token_issuer, settings.token_audience)
+
+    @property
+    def issues_tokens(self) -> bool:
+        return self.algorithm == "HS256"
+
+    def _candidates(self, header: dict[str, Any]) -> list[Any]:
+        kid = header.get("kid")
+        named = [key for key_id, key in self.keys if kid is not None and key_id == kid]
+        return named or [key for _, key in self.keys]
+
+    def decode(self, token: str) -> TokenClaims:
+        """Verify a token and return its claims; raise ``InvalidToken`` for any defect."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as error:
+            raise InvalidToken(str(error)) from error
+        # Pinned before any key is touched: a token naming another algorithm is never verified.
+        if header.get("alg") != self.algorithm:
+            raise InvalidToken(f"algorithm {header.get('alg')!r} is not accepted")
+        if header.get("typ") != TOKEN_TYPE:
+            raise InvalidToken("not an access token")
+        last: jwt.InvalidTokenError = jwt.InvalidSignatureError("no key")
+        for key in self._candidates(header):
+            try:
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=[self.algorithm],
+                    audience=self.audience,
+                    issuer=self.issuer,
+                    leeway=CLOCK_LEEWAY,
+                    options={"require": REQUIRED_CLAIMS},
+                )
+            except jwt.InvalidSignatureError as bad_signature:
+                last = bad_signature
+                continue
+            except jwt.InvalidTokenError as invalid:
+                raise InvalidToken(str(invalid)) from invalid
+            return _claims(claims)
+        raise InvalidToken(str(last)) from last
+
+
+def _claims(claims: dict[str, Any]) -> TokenClaims:
     role = claims["role"]
     if role not in USER_ROLES:
         raise InvalidToken("unknown role")
     try:
         user_id, tenant_id = UUID(str(claims["sub"])), UUID(str(claims["tenant_id"]))
-    except ValueError as error:
-        raise InvalidToken("malformed subject or tenant") from error
-    return TokenClaims(
-        user_id=user_id,
-        tenant_id=tenant_id,
-        role=role,
-        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
-    )
+        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    except (ValueError, TypeError) as error:
+        raise InvalidToken("malformed subject, tenant or expiry") from error
+    return TokenClaims(user_id=user_id, tenant_id=tenant_id, role=role, expires_at=expires_at)
+
+
+def decode_access_token(
+    token: str, settings: FluxSettings, token_settings: TokenSettings | None = None
+) -> TokenClaims:
+    return TokenVerifier.from_settings(settings, token_settings).decode(token)

@@ -46,7 +46,7 @@ def test_unknown_route_is_a_problem_document(client: TestClient) -> None:
 
 
 def test_openapi_lists_the_v1_endpoints(client: TestClient) -> None:
-    schema = client.get("/openapi.json").json()
+    schema = client.get("/v1/openapi.json").json()
     assert schema["openapi"].startswith("3.1")
     assert {
         "/v1/auth/token",

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import gzip
+import io
+import tarfile
 import uuid
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -86,8 +92,8 @@ def test_chef_cannot_upload(
     response = _send(client, chef)
     assert response.status_code == 403
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert client.get("/v1/uploads", headers=chef).json()["total"] == 0
-    # The chef still reads.
+    assert client.get("/v1/uploads", headers=chef).status_code == 403
+    # The chef still reads forecasts.
     assert client.get("/v1/forecasts", headers=chef).status_code == 200
 
 
@@ -139,3 +145,144 @@ def test_a_server_fault_is_a_problem_without_a_trace(
         "status": 500,
         "detail": "an unexpected error occurred",
     }
+
+
+def _zip_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    return buffer.getvalue()
+
+
+def _tar_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("sales.csv")
+        info.size = len(CSV)
+        archive.addfile(info, io.BytesIO(CSV))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (_zip_bytes(), "ZIP archive"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "PDF"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "Excel 97-2003"),
+        (_tar_bytes(), "tar archive"),
+        (b"date,sales\n2025-01-01,\x00\x00\x01\x02\n", "NUL bytes"),
+        ("date,sales\n".encode("utf-16"), "UTF-16"),
+        (gzip.compress(_zip_bytes()), "inside gzip"),
+        (b"\x1f\x8b\x08\x00garbage-not-deflate", "damaged gzip"),
+    ],
+)
+def test_files_that_are_not_delimited_text_are_415(
+    content: bytes, says: str, client: TestClient, settings: FluxSettings, make_tenant, auth_headers
+) -> None:  # type: ignore[no-untyped-def]
+    tenant = make_tenant()
+    headers = auth_headers(tenant, "manager")
+    response = _send(client, headers, content)
+    assert response.status_code == 415, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert says in response.json()["detail"] and "CSV" in response.json()["detail"]
+    assert client.get("/v1/uploads", headers=headers).json()["total"] == 0
+    assert landing_zone(settings).list_keys(f"uploads/tenant={tenant}/", None, 10) == []
+
+
+def test_gzip_compressed_csv_is_accepted_as_sent(
+    client: TestClient, settings: FluxSettings, make_tenant, auth_headers
+) -> None:  # type: ignore[no-untyped-def]
+    tenant = make_tenant()
+    compressed = gzip.compress(CSV)
+    response = _send(client, auth_headers(tenant, "owner"), compressed)
+    assert response.status_code == 201, response.text
+    key = upload_key(tenant, uuid.UUID(response.json()["upload_id"]))
+    with landing_zone(settings).open(key) as stored:
+        assert stored.read() == compressed
+
+
+def test_a_body_that_is_not_multipart_is_415(client: TestClient, make_tenant, auth_headers) -> None:  # type: ignore[no-untyped-def]
+    headers = {**auth_headers(make_tenant(), "owner"), "Content-Type": "text/csv"}
+    response = client.post("/v1/uploads", headers=headers, content=CSV)
+    assert response.status_code == 415
+    assert "multipart/form-data" in response.json()["detail"]
+
+
+BOUNDARY = "flux-test-boundary"
+
+
+def _raw_upload(
+    app: Any, headers: dict[str, str], chunks: Iterator[bytes]
+) -> tuple[int | None, int]:
+    """POST /v1/uploads straight through ASGI, counting how many body chunks the app pulled."""
+    pulled = 0
+    status: int | None = None
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pulled
+        chunk = next(chunks, None)
+        if chunk is None:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        pulled += 1
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/uploads",
+        "raw_path": b"/v1/uploads",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    return status, pulled
+
+
+def _endless_csv() -> Iterator[bytes]:
+    yield (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\ndate,sales\r\n"
+    ).encode()
+    row = b"2025-01-01,1234.50\n" * 3449  # about 64 KiB
+    while True:
+        yield row
+
+
+def test_a_declared_oversize_body_is_413_before_any_byte_is_read(
+    settings: FluxSettings, make_tenant, auth_headers
+) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(settings.model_copy(update={"upload_max_bytes": 1024 * 1024}))
+    headers = {
+        **auth_headers(make_tenant(), "manager"),
+        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+        "Content-Length": str(10 * 1024**3),
+    }
+    assert _raw_upload(app, headers, _endless_csv()) == (413, 0)
+
+
+def test_an_undeclared_oversize_body_is_cut_off_at_the_limit(
+    settings: FluxSettings, make_tenant, auth_headers
+) -> None:  # type: ignore[no-untyped-def]
+    limit = 1024 * 1024
+    app = create_app(settings.model_copy(update={"upload_max_bytes": limit}))
+    tenant = make_tenant()
+    headers = {
+        **auth_headers(tenant, "manager"),
+        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+    }
+    status, pulled = _raw_upload(app, headers, _endless_csv())
+    assert status == 413
+    # 1 MiB and the multipart margin in 64 KiB chunks, and not one chunk more than needed.
+    assert pulled <= (limit + 64 * 1024) // (64 * 1024) + 2
+    assert landing_zone(settings).list_keys(f"uploads/tenant={tenant}/", None, 10) == []

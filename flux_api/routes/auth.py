@@ -1,4 +1,8 @@
-"""``POST /v1/auth/token``: the OAuth2 password flow (username is the e-mail address)."""
+"""``POST /v1/auth/token``: the OAuth2 password flow (username is the e-mail address).
+
+Mounted only when Flux signs its own tokens (HS256); with RS256 an external identity provider
+issues them and Flux only verifies.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from flux_api.deps import ApiEngine, SettingsDep
-from flux_api.schemas import Token
+from flux_api.schemas import Token, problem_responses
 from flux_api.security import burn_password_check, create_access_token, verify_password
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -28,14 +32,16 @@ def _credentials(conn: sa.Connection, email: str) -> sa.Row | None:
     return conn.execute(sa.select(found)).first()
 
 
-@router.post("/token", response_model=Token)
+@router.post("/token", response_model=Token, responses=problem_responses(401, 422))
 def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     engine: ApiEngine,
     settings: SettingsDep,
 ) -> Token:
-    with engine.connect() as conn:
-        user = _credentials(conn, form.username)
+    user = None
+    if "\x00" not in form.username:  # PostgreSQL text cannot hold NUL: no such address exists
+        with engine.connect() as conn:
+            user = _credentials(conn, form.username)
     if user is None:
         burn_password_check(form.password)
     if user is None or not verify_password(form.password, user.password_hash) or user.disabled:

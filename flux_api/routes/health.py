@@ -1,18 +1,18 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (the database answers too)."""
+"""``/healthz`` (the process answers) and ``/readyz`` (the database answers, its schema current)."""
 
 from __future__ import annotations
 
-import logging
-
 import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException, status
+import structlog
+from fastapi import APIRouter, HTTPException, Request, status
 
-from flux_api.deps import ApiEngine
-from flux_api.schemas import Health
+from flux_api.deps import ApiEngine, SettingsDep
+from flux_api.schemas import Health, problem_responses
+from flux_pipelines.db.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
 
-logger = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 @router.get("/healthz", response_model=Health)
@@ -20,14 +20,23 @@ def healthz() -> Health:
     return Health()
 
 
-@router.get("/readyz", response_model=Health)
-def readyz(engine: ApiEngine) -> Health:
+@router.get("/readyz", response_model=Health, responses=problem_responses(503))
+def readyz(request: Request, engine: ApiEngine, settings: SettingsDep) -> Health:
+    head: str | None = getattr(request.app.state, "migrations_head", None)
+    if head is None:
+        head = request.app.state.migrations_head = head_revision(settings)
     try:
         with engine.connect() as conn:
-            conn.execute(sa.select(1))
+            current = current_revision(conn)
     except sa.exc.SQLAlchemyError as error:
-        logger.warning("database unreachable: %s", error)
+        log.warning("database_unreachable", error=type(error).__name__)
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "the database is not reachable"
         ) from error
+    if current != head:
+        log.warning("migrations_not_current", database=current, code=head)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"the database schema is at {current}, the code expects {head}: run `flux db migrate`",
+        )
     return Health()

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import sqlalchemy as sa
 from fastapi import APIRouter
 
-from flux_api.deps import CurrentUser, TenantConnection
-from flux_api.schemas import CurrentModel
+from flux_api.deps import Allowed, TenantConnection
+from flux_api.schemas import CurrentModel, problem_responses
+from flux_api.security import TokenClaims
 from flux_pipelines.db.tables import model_versions
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], responses=problem_responses(401, 403))
 
 
 @router.get("/current", response_model=list[CurrentModel])
-def current_models(user: CurrentUser, conn: TenantConnection) -> list[CurrentModel]:
+def current_models(
+    user: Annotated[TokenClaims, Allowed("models:read")], conn: TenantConnection
+) -> list[CurrentModel]:
+    """At most one model per metric, so the list is never paged."""
     rows = conn.execute(
         sa.select(
             model_versions.c.metric,

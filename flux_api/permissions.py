@@ -1,0 +1,44 @@
+"""Who may do what: one table, enforced on every endpoint through ``Allowed(...)``.
+
+| permission       | owner | manager | chef | endpoints                                           |
+| ---------------- | ----- | ------- | ---- | --------------------------------------------------- |
+| forecasts:read   | yes   | yes     | yes  | GET /v1/forecasts                                   |
+| actuals:read     | yes   | yes     | no   | GET /v1/forecasts/with-actuals, GET /v1/sales/daily |
+| models:read      | yes   | yes     | no   | GET /v1/models/current                              |
+| uploads:read     | yes   | yes     | no   | GET /v1/uploads, GET /v1/uploads/{upload_id}        |
+| uploads:write    | yes   | yes     | no   | POST /v1/uploads                                    |
+| users:manage     | yes   | no      | no   | GET/POST /v1/users, GET/PATCH /v1/users/{user_id}   |
+| self             | yes   | yes     | yes  | GET /v1/users/me, POST /v1/users/me/password        |
+
+A chef reads forecasts only: actual sales (money) and uploads are for managers and owners.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from flux_api.security import UserRole
+
+Permission = Literal[
+    "forecasts:read",
+    "actuals:read",
+    "models:read",
+    "uploads:read",
+    "uploads:write",
+    "users:manage",
+    "self",
+]
+
+PERMISSIONS: dict[Permission, frozenset[UserRole]] = {
+    "forecasts:read": frozenset({"owner", "manager", "chef"}),
+    "actuals:read": frozenset({"owner", "manager"}),
+    "models:read": frozenset({"owner", "manager"}),
+    "uploads:read": frozenset({"owner", "manager"}),
+    "uploads:write": frozenset({"owner", "manager"}),
+    "users:manage": frozenset({"owner"}),
+    "self": frozenset({"owner", "manager", "chef"}),
+}
+
+
+def allows(role: UserRole, permission: Permission) -> bool:
+    return role in PERMISSIONS[permission]

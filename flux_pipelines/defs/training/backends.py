@@ -1,9 +1,10 @@
 """Where the training entrypoint runs: a ``TrainingBackend`` takes a batch and returns its models.
 
 ``LocalTrainingBackend`` (the default) lays out a directory exactly like SageMaker's ``/opt/ml`` and
-runs the entrypoint as a subprocess. A SageMaker backend implements the same protocol: upload the
-channel to S3, ``CreateTrainingJob`` with the same entrypoint and hyperparameters, wait, and
-extract ``model.tar.gz`` into ``workdir/model`` (issue 4).
+runs the entrypoint as a subprocess. ``SageMakerTrainingBackend`` (``sagemaker.py``) implements the
+same protocol: the channel to S3, ``CreateTrainingJob`` (spot) with the same entrypoint and
+hyperparameters, polling, and ``model.tar.gz`` extracted into the same ``workdir/opt-ml/model``.
+``TrainingBackendResource`` picks one: ``kind``, else ``FLUX_TRAINING_BACKEND``, else local.
 """
 
 from __future__ import annotations
@@ -147,12 +148,36 @@ class LocalTrainingBackend:
         )
 
 
-class TrainingBackendResource(dg.ConfigurableResource):
-    """Dagster resource ``training_backend``: which backend runs the training entrypoint."""
+BackendKind = Literal["local", "sagemaker"]
+BACKEND_KINDS: tuple[BackendKind, ...] = ("local", "sagemaker")
 
-    kind: Literal["local"] = "local"
+
+def backend_kind(configured: str | None, env: Mapping[str, str] = os.environ) -> BackendKind:
+    kind = configured or env.get("FLUX_TRAINING_BACKEND") or "local"
+    for known in BACKEND_KINDS:
+        if kind == known:
+            return known
+    raise ValueError(f"training backend must be one of {BACKEND_KINDS}, not {kind!r}")
+
+
+class TrainingBackendResource(dg.ConfigurableResource):
+    """Dagster resource ``training_backend``: which backend runs the training entrypoint.
+
+    ``kind`` unset: ``FLUX_TRAINING_BACKEND``, else "local". SageMaker reads ``FLUX_SAGEMAKER_*``
+    and has its own deadline (``MAX_RUNTIME_SECONDS``/``MAX_WAIT_SECONDS``); ``timeout_seconds``
+    bounds the local process only.
+    """
+
+    kind: str | None = None  # "local" | "sagemaker" (Dagster config takes no Optional[Literal])
     timeout_seconds: float = 6 * 3600
 
     def backend(self) -> TrainingBackend:
-        # The seam for issue 4: kind == "sagemaker" returns a SageMakerTrainingBackend.
+        if backend_kind(self.kind) == "sagemaker":
+            # Imported here: sagemaker.py builds on this module (and boto3 is only needed then).
+            from flux_pipelines.defs.training.sagemaker import (
+                SageMakerSettings,
+                SageMakerTrainingBackend,
+            )
+
+            return SageMakerTrainingBackend(SageMakerSettings())
         return LocalTrainingBackend(timeout_seconds=self.timeout_seconds)

@@ -51,8 +51,10 @@ api: db
 stop: install
 	$(BIN)/flux stop
 
+# The API benchmark drives load with wrk (Debian's package); installed here when missing.
 bench: db
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } || echo "wrk not installed: the API benchmark needs it"
 	$(BIN)/python -m bench $(BENCH)
 
 clean: stop
-	rm -rf .flux
+	rm -rf .flux dbt_project/target dbt_project/logs

@@ -9,8 +9,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from psycopg import sql
 
 from flux_pipelines.db.connections import (
+    ROLE_NAMES,
     ensure_database,
     plain_url,
     role_url,
@@ -42,6 +44,7 @@ def migrate(settings: FluxSettings) -> None:
     ensure_database(settings)
     command.upgrade(alembic_config(settings), "head")
     ensure_service_databases(settings)
+    set_role_passwords(settings)
 
 
 def ensure_service_databases(settings: FluxSettings) -> None:
@@ -50,3 +53,17 @@ def ensure_service_databases(settings: FluxSettings) -> None:
         for name in (service_database(settings, "dagster"), service_database(settings, "mlflow")):
             if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
                 conn.execute(f'create database "{name}" owner flux_pipeline')
+
+
+def set_role_passwords(settings: FluxSettings) -> None:
+    """Give the roles the passwords configured for them (a managed server needs them; the local
+    cluster trusts loopback connections, so there they are optional)."""
+    with psycopg.connect(plain_url(role_url(settings, "owner")), autocommit=True) as conn:
+        for role, name in ROLE_NAMES.items():
+            secret = getattr(settings, f"database_password_{role}", None)
+            if secret is not None:
+                conn.execute(
+                    sql.SQL("alter role {} password {}").format(
+                        sql.Identifier(name), sql.Literal(secret.get_secret_value())
+                    )
+                )

@@ -19,6 +19,9 @@ from flux_pipelines.db.migrate import migrate
 from flux_pipelines.db.tables import tenants
 from flux_pipelines.settings import FluxSettings, get_settings
 
+# Fixtures other test modules share, available everywhere without importing them.
+pytest_plugins = ["api_fixtures"]
+
 TEST_PREFIX = "flux_test_"
 TEST_DATABASE = f"{TEST_PREFIX}{os.getpid()}"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

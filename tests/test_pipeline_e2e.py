@@ -9,9 +9,11 @@ from uuid import UUID
 import dagster as dg
 import pytest
 import sqlalchemy as sa
+from api_fixtures import MakeMember
+from fastapi.testclient import TestClient
 
+from flux_api.main import create_app
 from flux_pipelines.db.tables import forecasts, model_versions, uploads
-from flux_pipelines.defs.ingest.uploads import receive_upload
 from flux_pipelines.defs.jobs import nightly_retrain
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 from flux_pipelines.defs.tenants import TENANTS, tenants_partitions
@@ -74,53 +76,56 @@ def test_nightly_schedule_batches_every_tenant(instance: dg.DagsterInstance) -> 
     assert len({r.run_key for r in requests}) == 3
 
 
-def _materialize_tenant(
-    defs: dg.Definitions, instance: dg.DagsterInstance, tenant: str
-) -> dg.ExecuteInProcessResult:
-    if not instance.has_dynamic_partition(TENANTS, tenant):
-        instance.add_dynamic_partitions(TENANTS, [tenant])
-    return defs.resolve_job_def("ingest_to_forecast").execute_in_process(
-        instance=instance, partition_key=tenant
-    )
-
-
-def test_an_upload_ends_in_forecasts(
+def test_an_upload_through_the_api_ends_in_forecasts_only_its_tenant_reads(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     settings: FluxSettings,
     pipeline_engine: sa.Engine,
     make_tenant,
+    make_member: MakeMember,
 ) -> None:
-    tenant = make_tenant("E2E Bistro", country="GB")
-    with pipeline_engine.begin() as conn:
-        receipt = receive_upload(
-            conn, landing_zone(settings), tenant, "sales.csv", io.BytesIO(small_csv())
-        )
+    tenant, other = make_tenant("E2E Bistro", country="GB"), make_tenant()
+    owner, stranger = make_member(tenant, "owner"), make_member(other, "owner")
+    client = TestClient(create_app(settings))
+    sent = client.post(
+        "/v1/uploads", headers=owner.headers, files={"file": ("sales.csv", small_csv(), "text/csv")}
+    )
+    assert sent.status_code == 201, sent.text
+    upload_id = sent.json()["upload_id"]
 
-    result = _materialize_tenant(defs, instance, str(tenant))
-    assert result.success
+    # The sensor turns the upload into a run of the tenant's partition; the run does the rest.
+    resources = {"database": FluxDatabase(), "landing": LandingZoneResource()}
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        evaluation = defs.resolve_sensor_def("landing_zone_sensor")(context)
+    for request in evaluation.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(TENANTS, list(request.partition_keys))
+    (request,) = [r for r in evaluation.run_requests if r.partition_key == str(tenant)]
+    job = defs.resolve_job_def("ingest_to_forecast")
+    assert job.execute_in_process(instance=instance, partition_key=request.partition_key).success
+
+    upload = client.get(f"/v1/uploads/{upload_id}", headers=owner.headers).json()
+    assert upload["status"] == "loaded" and upload["rows_loaded"] == HISTORY_DAYS
+    page = client.get("/v1/forecasts", params={"limit": 500}, headers=owner.headers).json()
+    rows = page["items"]
+    assert {r["metric"] for r in rows} == {"sales", "covers"}
+    assert len(rows) == 2 * settings.forecast_horizon_days
+    assert all(0 <= r["p10"] <= r["p50"] <= r["p90"] for r in rows)
+    assert min(r["date"] for r in rows) > upload["date_max"]
+    assert client.get("/v1/forecasts", headers=stranger.headers).json()["items"] == []
+    assert client.get(f"/v1/uploads/{upload_id}", headers=stranger.headers).status_code == 404
 
     with pipeline_engine.connect() as conn:
-        upload = conn.execute(
-            sa.select(uploads).where(uploads.c.upload_id == receipt.upload_id)
-        ).one()
-        rows = conn.execute(sa.select(forecasts).where(forecasts.c.tenant_id == tenant)).all()
         champions = conn.execute(
             sa.select(model_versions).where(
                 model_versions.c.tenant_id == tenant, model_versions.c.is_champion
             )
         ).all()
-    assert upload.status == "loaded" and upload.rows_loaded > 0 and upload.rows_rejected == 0
-    assert {r.metric for r in rows} == {"sales", "covers"}
-    assert len(rows) == 2 * settings.forecast_horizon_days
-    assert all(0 <= r.p10 <= r.p50 <= r.p90 for r in rows)
-    assert min(r.date for r in rows) > upload.date_max
     assert {c.metric for c in champions} == {"sales", "covers"}
-    assert {r.model_version for r in rows if r.metric == "sales"} == {
+    assert {r["model_version"] for r in rows if r["metric"] == "sales"} == {
         c.version for c in champions if c.metric == "sales"
     }
     # A second run replaces the forecast rather than adding to it.
-    assert _materialize_tenant(defs, instance, str(tenant)).success
+    assert job.execute_in_process(instance=instance, partition_key=str(tenant)).success
     with pipeline_engine.connect() as conn:
         again = conn.execute(
             sa.select(sa.func.count()).select_from(forecasts).where(forecasts.c.tenant_id == tenant)

@@ -5,7 +5,8 @@
 | forecasts:read   | yes   | yes     | yes  | GET /v1/forecasts                                   |
 | actuals:read     | yes   | yes     | no   | GET /v1/forecasts/with-actuals, GET /v1/sales/daily |
 | models:read      | yes   | yes     | no   | GET /v1/models/current                              |
-| uploads:read     | yes   | yes     | no   | GET /v1/uploads, GET /v1/uploads/{upload_id}        |
+| uploads:read     | yes   | yes     | no   | GET /v1/uploads, GET /v1/uploads/{upload_id},       |
+|                  |       |         |      | GET /v1/uploads/{upload_id}/rejections.csv          |
 | uploads:write    | yes   | yes     | no   | POST /v1/uploads                                    |
 | users:manage     | yes   | no      | no   | GET/POST /v1/users, GET/PATCH /v1/users/{user_id}   |
 | self             | yes   | yes     | yes  | GET /v1/users/me, POST /v1/users/me/password        |

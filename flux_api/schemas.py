@@ -85,6 +85,23 @@ class UploadDetail(UploadSummary):
     )
 
 
+class UploadReport(UploadDetail):
+    """``GET /v1/uploads/{id}``: the detail, with what a correction replaced and how it was read."""
+
+    days_replaced: int | None = Field(
+        description="days already loaded by earlier uploads that this upload replaced"
+    )
+    replaced_uploads: list[UUID] = Field(
+        description="the earlier uploads whose days this upload corrected"
+    )
+    column_mapping: dict[str, str] | None = Field(
+        description="the explicit column mapping sent with the file (our name -> its header)"
+    )
+    warnings: list[str] = Field(
+        description="what was loaded but deserves a look: unusual values, how dates were read"
+    )
+
+
 class ForecastPoint(BaseModel):
     date: date
     metric: Metric

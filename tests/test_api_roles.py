@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -31,6 +32,7 @@ ROLE_MATRIX: dict[tuple[str, str], frozenset[UserRole]] = {
     ("GET", "/v1/uploads"): STAFF,
     ("POST", "/v1/uploads"): STAFF,
     ("GET", "/v1/uploads/{upload_id}"): STAFF,
+    ("GET", "/v1/uploads/{upload_id}/rejections.csv"): STAFF,
     ("GET", "/v1/users"): OWNER,
     ("POST", "/v1/users"): OWNER,
     ("GET", "/v1/users/me"): ALL,
@@ -42,8 +44,9 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/v1/auth/token")}
 
 
 @pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> TestClient:
-    return TestClient(create_app(settings))
+def client(settings: FluxSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 def _call(client: TestClient, method: str, path: str, member: Member) -> httpx.Response:

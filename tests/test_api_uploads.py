@@ -26,8 +26,9 @@ CSV = b"date,sales,covers\n2025-01-01,1234.50,87\n2025-01-02,998.00,65\n"
 
 
 @pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> TestClient:
-    return TestClient(create_app(settings))
+def client(settings: FluxSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 @pytest.fixture

@@ -3,19 +3,26 @@
 ``POST /v1/uploads`` streams: a declared ``Content-Length`` over the limit is refused before a byte
 of the body is read, a body without one is cut off as soon as it passes the limit, and the file part
 is spooled to disk (never held whole in memory) before it is copied into the landing zone. No
-database connection is held while the body arrives.
+database connection is held while the body arrives. An optional form field ``column_mapping``
+(a JSON object, our name -> the file's header) is checked before the file is stored.
+
+``GET /v1/uploads/{id}/rejections.csv`` streams the whole rejection report (line, column, value,
+reason) from a server-side cursor, its values neutralised for spreadsheets.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+import csv
+import io
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Annotated, Any, BinaryIO
 from uuid import UUID
 
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -32,20 +39,29 @@ from flux_api.schemas import (
     Page,
     RejectedRow,
     UploadAccepted,
-    UploadDetail,
+    UploadReport,
     UploadSummary,
     problem_responses,
 )
 from flux_api.security import TokenClaims
 from flux_api.sniffing import SNIFF_BYTES, refusal
 from flux_pipelines.db.tables import rejected_rows, uploads
-from flux_pipelines.defs.ingest.uploads import receive_upload
+from flux_pipelines.defs.ingest.parsing import spreadsheet_safe
+from flux_pipelines.defs.ingest.uploads import (
+    MAPPABLE,
+    InvalidColumnMapping,
+    check_column_mapping,
+    receive_upload,
+)
 from flux_pipelines.landing import LandingZone, UploadTooLarge
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"], responses=problem_responses(401, 403))
 
 REJECTED_ROWS_SHOWN = 100
 FILE_FIELD = "file"
+MAPPING_FIELD = "column_mapping"
+REPORT_BATCH = 5_000
+REPORT_HEADER = ("line", "column", "value", "reason")
 # Room for the multipart boundaries and part headers around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -78,7 +94,16 @@ _MULTIPART_BODY: dict[str, Any] = {
                             "type": "string",
                             "format": "binary",
                             "description": "a CSV file, optionally gzip-compressed",
-                        }
+                        },
+                        MAPPING_FIELD: {
+                            "type": "string",
+                            "description": (
+                                "optional: a JSON object naming which of the file's headers holds "
+                                "each of our columns, e.g. "
+                                '{"date": "Business Day", "sales": "Net Total"}; '
+                                f"our names: {', '.join(MAPPABLE)}"
+                            ),
+                        },
                     },
                 }
             }
@@ -116,11 +141,37 @@ def _store(
     filename: str,
     stream: BinaryIO,
     max_bytes: int,
+    column_mapping: dict[str, str] | None,
 ) -> UUID:
     with tenant_transaction(engine, user) as conn:
         return receive_upload(
-            conn, zone, user.tenant_id, filename, stream, max_bytes=max_bytes
+            conn,
+            zone,
+            user.tenant_id,
+            filename,
+            stream,
+            max_bytes=max_bytes,
+            column_mapping=column_mapping,
         ).upload_id
+
+
+def _column_mapping(value: object) -> dict[str, str] | None:
+    """The form field as a checked mapping; 422 with the reason when it cannot be used."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"{MAPPING_FIELD!r} must be a text field"
+        )
+    try:
+        return check_column_mapping(json.loads(value))
+    except json.JSONDecodeError as error:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"{MAPPING_FIELD!r} is not valid JSON ({error.msg} at character {error.pos})",
+        ) from error
+    except InvalidColumnMapping as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
 
 
 @router.post(
@@ -137,7 +188,8 @@ async def create_upload(
     zone: LandingZoneDep,
     settings: SettingsDep,
 ) -> JSONResponse:
-    """Send one sales file as ``multipart/form-data`` in the field ``file``."""
+    """Send one sales file as ``multipart/form-data`` in the field ``file`` (and optionally an
+    explicit ``column_mapping``, when the file's headers are not recognised)."""
     limit = settings.upload_max_bytes
     cap = limit + MULTIPART_OVERHEAD
     declared = request.headers.get("content-length")
@@ -159,6 +211,7 @@ async def create_upload(
     except MultiPartException as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, error.message) from error
     try:
+        mapping = _column_mapping(form.get(MAPPING_FIELD))
         file = form.get(FILE_FIELD)
         if not isinstance(file, UploadFile):
             raise HTTPException(
@@ -171,7 +224,14 @@ async def create_upload(
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, reason)
         try:
             upload_id = await run_in_threadpool(
-                _store, engine, user, zone, file.filename or "upload.csv", file.file, limit
+                _store,
+                engine,
+                user,
+                zone,
+                file.filename or "upload.csv",
+                file.file,
+                limit,
+                mapping,
             )
         except UploadTooLarge as error:
             raise _too_large(limit) from error
@@ -201,15 +261,23 @@ def list_uploads(
     )
 
 
-@router.get("/{upload_id}", response_model=UploadDetail, responses=problem_responses(404, 422))
+@router.get("/{upload_id}", response_model=UploadReport, responses=problem_responses(404, 422))
 def get_upload(
     upload_id: UUID,
     user: Annotated[TokenClaims, Allowed("uploads:read")],
     conn: TenantConnection,
-) -> UploadDetail:
+) -> UploadReport:
     # Another tenant's upload is invisible under RLS: it is "not found", never "forbidden".
     row = (
-        conn.execute(sa.select(*_summary_columns).where(uploads.c.upload_id == upload_id))
+        conn.execute(
+            sa.select(
+                *_summary_columns,
+                uploads.c.days_replaced,
+                uploads.c.replaced_uploads,
+                uploads.c.column_mapping,
+                uploads.c.warnings,
+            ).where(uploads.c.upload_id == upload_id)
+        )
         .mappings()
         .first()
     )
@@ -226,7 +294,7 @@ def get_upload(
         .order_by(rejected_rows.c.line_number.asc().nulls_first(), rejected_rows.c.rejected_id)
         .limit(REJECTED_ROWS_SHOWN)
     )
-    return UploadDetail(
+    return UploadReport(
         **row,
         rejected_rows=[
             RejectedRow(
@@ -234,4 +302,73 @@ def get_upload(
             )
             for r in rejected
         ],
+    )
+
+
+def _report_lines(engine: sa.Engine, user: TokenClaims, upload_id: UUID) -> Iterator[str]:
+    """The report as CSV text, a batch of rows at a time, read through a server-side cursor in a
+    tenant transaction of its own (the request's has ended by the time the body is sent)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(REPORT_HEADER)
+    query = (
+        sa.select(
+            rejected_rows.c.line_number,
+            rejected_rows.c.column_name,
+            rejected_rows.c.value,
+            rejected_rows.c.reason,
+        )
+        .where(rejected_rows.c.upload_id == upload_id)
+        .order_by(rejected_rows.c.line_number.asc().nulls_first(), rejected_rows.c.rejected_id)
+    )
+    with tenant_transaction(engine, user) as conn:
+        result = conn.execution_options(yield_per=REPORT_BATCH).execute(query)
+        for batch in result.partitions():
+            for row in batch:
+                writer.writerow(
+                    (
+                        "" if row.line_number is None else row.line_number,
+                        spreadsheet_safe(row.column_name or ""),
+                        spreadsheet_safe(row.value or ""),
+                        spreadsheet_safe(row.reason),
+                    )
+                )
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue()
+
+
+@router.get(
+    "/{upload_id}/rejections.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "every rejected row: line, column, value, reason",
+        },
+        **problem_responses(404, 422),
+    },
+)
+def download_rejections(
+    upload_id: UUID,
+    user: Annotated[TokenClaims, Allowed("uploads:read")],
+    engine: ApiEngine,
+) -> StreamingResponse:
+    """The full rejection report as CSV, safe to open in a spreadsheet (cells that would start a
+    formula are prefixed with ``'``)."""
+    with tenant_transaction(engine, user) as conn:
+        # RLS hides another tenant's upload: 404, as for the detail.
+        found = conn.execute(
+            sa.select(uploads.c.upload_id).where(uploads.c.upload_id == upload_id)
+        ).first()
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such upload")
+    return StreamingResponse(
+        _report_lines(engine, user, upload_id),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="rejections-{upload_id}.csv"',
+        },
     )

@@ -4,7 +4,7 @@ Code builds its statements from these objects rather than from SQL strings.
 """
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = sa.MetaData(schema="flux")
 
@@ -55,6 +55,16 @@ uploads = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
     sa.Column("processed_at", sa.DateTime(timezone=True)),
+    # 0004: what a correction replaced, the mapping sent with the file, the parser's warnings.
+    sa.Column("days_replaced", sa.Integer),
+    sa.Column(
+        "replaced_uploads",
+        ARRAY(UUID(as_uuid=True)),
+        nullable=False,
+        server_default=sa.text("'{}'"),
+    ),
+    sa.Column("column_mapping", JSONB(none_as_null=True)),
+    sa.Column("warnings", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
 )
 
 staged_sales = sa.Table(
@@ -64,6 +74,19 @@ staged_sales = sa.Table(
     sa.Column("metric", sa.Text, primary_key=True),
     sa.Column("date", sa.Date, primary_key=True),
     sa.Column("value", sa.Numeric(14, 2), nullable=False),
+    sa.Column("upload_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+)
+
+# One row per tenant, item and day of line-item exports (0004); corrections replace whole days.
+staged_item_sales = sa.Table(
+    "staged_item_sales",
+    metadata,
+    sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("item", sa.Text, primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("quantity", sa.Numeric(14, 3), nullable=False),
+    sa.Column("revenue", sa.Numeric(14, 2)),
     sa.Column("upload_id", UUID(as_uuid=True), nullable=False),
     sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
 )

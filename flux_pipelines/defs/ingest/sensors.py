@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from uuid import UUID
 
 import dagster as dg
@@ -21,8 +22,9 @@ from flux_pipelines.db.tables import tenants, uploads
 from flux_pipelines.defs.ingest.loader import SETTLED
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 from flux_pipelines.defs.tenants import TENANTS, tenants_partitions
-from flux_pipelines.landing import parse_upload_key
+from flux_pipelines.landing import LandingZone, parse_upload_key
 
+# Keys listed per tick: one LIST request on S3 (MaxKeys), however large the bucket.
 PAGE = 1000
 
 
@@ -54,6 +56,27 @@ def register_landed_files(conn: sa.Connection, keys: list[str]) -> int:
     return len(result.all())
 
 
+@dataclass(frozen=True)
+class LandingScan:
+    keys: list[str]
+    registered: int
+    next_after: str | None  # where the next tick's page starts; None: from the top again
+
+
+def scan_landing_zone(
+    engine: sa.Engine, zone: LandingZone, after: str | None, page_size: int = PAGE
+) -> LandingScan:
+    """One page of the landing zone from ``after``: its files get uploads rows if they lack one.
+
+    A short page is the end of the listing, so the next tick starts again from the top; a whole
+    pass over a large bucket is spread over many ticks, never done in one.
+    """
+    keys = zone.list_keys("uploads/", after, page_size)
+    with engine.begin() as conn:
+        registered = register_landed_files(conn, keys)
+    return LandingScan(keys, registered, keys[-1] if len(keys) == page_size else None)
+
+
 def pending_by_tenant(conn: sa.Connection) -> dict[str, list[str]]:
     rows = conn.execute(
         sa.select(uploads.c.tenant_id, uploads.c.upload_id)
@@ -66,7 +89,9 @@ def pending_by_tenant(conn: sa.Connection) -> dict[str, list[str]]:
     return pending
 
 
-def build_landing_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def build_landing_sensor(
+    job: dg.UnresolvedAssetJobDefinition, page_size: int = PAGE
+) -> dg.SensorDefinition:
     @dg.sensor(
         name="landing_zone_sensor",
         job=job,
@@ -78,12 +103,12 @@ def build_landing_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefin
         context: dg.SensorEvaluationContext, database: FluxDatabase, landing: LandingZoneResource
     ) -> dg.SensorResult:
         cursor = json.loads(context.cursor) if context.cursor else {}
-        keys = landing.zone().list_keys("uploads/", cursor.get("after"), PAGE)
-        with database.engine().begin() as conn:
-            registered = register_landed_files(conn, keys)
+        engine = database.engine()
+        scan = scan_landing_zone(engine, landing.zone(), cursor.get("after"), page_size)
+        with engine.connect() as conn:
             pending = pending_by_tenant(conn)
-        # A short page means the end of the listing: start again from the top next tick.
-        next_cursor = {"after": keys[-1] if len(keys) == PAGE else None}
+        registered = scan.registered
+        next_cursor = {"after": scan.next_after}
         known = set(context.instance.get_dynamic_partitions(TENANTS))
         new_tenants = sorted(set(pending) - known)
         requests = [

@@ -11,7 +11,13 @@ import pandas as pd
 from flux_pipelines.defs.ingest.parsing.result import UnreadableUpload
 
 # Currency signs and codes, and the spaces (plain, no-break, thin) used as thousands separators.
-_DECORATION = r"[\s\u00a0\u202f$€£¥₹₩₺]|\b(?:USD|EUR|GBP|CHF|AUD|CAD|NZD|JPY|INR|SEK|NOK|DKK|kr)\b"
+# The no-break spaces are literal characters: RE2 (pyarrow's regexes) has no \u escapes.
+_DECORATION = (
+    "[\\s\u00a0\u202f$€£¥₹₩₺]|\\b(?:USD|EUR|GBP|CHF|AUD|CAD|NZD|JPY|INR|SEK|NOK|DKK|kr)\\b"
+)
+# Arrow-backed text with pd.NA for missing: string operations and regexes run in C (RE2) over
+# the whole column; the default "string" dtype here is Python-backed, one re call per value.
+ARROW_TEXT = pd.StringDtype("pyarrow")
 _POINT_NUMBER = r"^(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$"
 _COMMA_NUMBER = r"^(?:\d+|\d{1,3}(?:[.']\d{3})+)(?:,\d+)?$"
 _POINT_NUMBER_SWISS = r"^(?:\d+|\d{1,3}(?:'\d{3})+)(?:\.\d+)?$"
@@ -19,7 +25,7 @@ _POINT_NUMBER_SWISS = r"^(?:\d+|\d{1,3}(?:'\d{3})+)(?:\.\d+)?$"
 
 def _clean(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Strips currency and spacing; returns (digits and separators, is negative)."""
-    text = raw.astype("string").str.strip()
+    text = raw.astype(ARROW_TEXT).str.strip()
     parenthesised = text.str.match(r"^\(.*\)$").fillna(False)
     text = text.str.replace(r"^\((.*)\)$", r"\1", regex=True)
     text = text.str.replace(_DECORATION, "", regex=True)
@@ -32,7 +38,7 @@ def _distinct(raw: pd.Series) -> tuple[pd.Series, object]:
     """The distinct texts of a column and the codes to spread results back: exports repeat a
     handful of prices and dates across millions of lines, so each is parsed once."""
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    return pd.Series(uniques, dtype="string"), codes
+    return pd.Series(uniques, dtype=ARROW_TEXT), codes
 
 
 def _spread(values: pd.Series, codes: object, index: pd.Index) -> pd.Series:

@@ -142,7 +142,8 @@ def _serve(port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "FLUX_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
         [uvicorn, "flux_api.main:app", "--host", "127.0.0.1", "--port", str(port)]
-        + ["--workers", str(WORKERS), "--no-access-log", "--log-level", "warning"],
+        + ["--workers", str(WORKERS), "--no-access-log", "--log-level", "warning"]
+        + ["--loop", "uvloop", "--http", "httptools"],
         env=env,
     )
     deadline = time.monotonic() + 60
@@ -207,6 +208,8 @@ def main() -> None:
     if not _seeded(settings):
         _create_and_seed(settings, admin)
         print(f"seeded {TENANTS} tenants x {DAYS} days in {time.monotonic() - started:.0f} s")
+    else:
+        migrate(settings)  # a reused database follows the code's migrations (/readyz checks)
     tokens = _tokens(settings)
     port = _free_port()
     server = _serve(port)

@@ -7,9 +7,10 @@ The tag is a hash of the exact body, so it changes exactly when the answer does;
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
+import orjson
 from fastapi import Request, Response
-from pydantic import BaseModel
 
 MAX_AGE_SECONDS = 300
 
@@ -26,8 +27,10 @@ def matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def cached_json(request: Request, payload: BaseModel) -> Response:
-    body = payload.model_dump_json().encode()
+def cached_json(request: Request, payload: Any) -> Response:
+    """``payload`` (plain dicts and lists, dates, floats) as JSON with its ``ETag``: built
+    directly, not through the response model, which only documents the shape in OpenAPI."""
+    body = orjson.dumps(payload, option=orjson.OPT_UTC_Z)
     etag = etag_of(body)
     headers = {
         "ETag": etag,

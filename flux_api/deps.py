@@ -1,14 +1,16 @@
-"""Typed dependencies: settings, the verified user and tenant, and a tenant-scoped connection.
+"""Typed dependencies: settings, the verified user and tenant, and tenant-scoped connections.
 
-Every route that reads tenant data takes ``TenantConnection``: a transaction as ``flux_api`` in
-which ``app.tenant_id`` is the tenant of the verified token, so row-level security scopes every
+Every route that touches tenant data takes ``TenantReader`` (``async`` read routes: a read-only
+transaction on the event loop, ``flux_api.reads``) or ``TenantConnection`` (routes that write or
+hash passwords: a SQLAlchemy transaction in the thread pool). In both, ``app.tenant_id`` is the
+tenant of the verified token and the token's user is re-checked, so row-level security scopes every
 statement and route code never filters by tenant itself. Every route states what it needs with
 ``Allowed(permission)`` (the table is in ``flux_api.permissions``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 from uuid import UUID
@@ -16,8 +18,10 @@ from uuid import UUID
 import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
+from psycopg_pool import AsyncConnectionPool
 
 from flux_api.permissions import Permission, allows
+from flux_api.reads import InactiveUser, ReadConnection, tenant_read
 from flux_api.security import InvalidToken, TokenClaims, TokenVerifier
 from flux_pipelines.db.connections import role_url
 from flux_pipelines.db.tables import users
@@ -84,23 +88,19 @@ def landing(request: Request, settings: SettingsDep) -> LandingZone:
 LandingZoneDep = Annotated[LandingZone, Depends(landing)]
 
 
-async def token_verifier(request: Request, settings: SettingsDep) -> TokenVerifier:
-    verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
-    if verifier is None:
-        verifier = TokenVerifier.from_settings(settings, request.app.state.token_settings)
-        request.app.state.token_verifier = verifier
+def token_verifier(request: Request) -> TokenVerifier:
+    # Made with the app (``create_app``): keys are parsed once, and a bad key fails at startup.
+    verifier: TokenVerifier = request.app.state.token_verifier
     return verifier
 
 
 async def current_user(
-    request: Request,
-    token: Annotated[str | None, Depends(_bearer)],
-    verifier: Annotated[TokenVerifier, Depends(token_verifier)],
+    request: Request, token: Annotated[str | None, Depends(_bearer)]
 ) -> TokenClaims:
     if not token:
         raise unauthorized("not authenticated")
     try:
-        claims = verifier.decode(token)
+        claims = token_verifier(request).decode(token)
     except InvalidToken as error:
         raise unauthorized() from error
     # For the request log (flux_api.logs); the scope's state is shared with the middleware.
@@ -149,6 +149,29 @@ def tenant_scoped_connection(user: CurrentUser, engine: ApiEngine) -> Iterator[s
 # scope="function": the transaction commits before the response is sent, so a failed commit is an
 # error response, never a 2xx for work that was rolled back.
 TenantConnection = Annotated[sa.Connection, Depends(tenant_scoped_connection, scope="function")]
+
+
+def read_pool(request: Request) -> AsyncConnectionPool[ReadConnection]:
+    pool: AsyncConnectionPool[ReadConnection] | None = request.app.state.read_pool
+    if pool is None:
+        raise RuntimeError(
+            "the read pool opens with the app's lifespan: use `with TestClient(app)`"
+        )
+    return pool
+
+
+# Plain functions, not dependencies of their own, on the busiest path: each dependency that
+# FastAPI resolves costs more than reading ``app.state``.
+async def tenant_reader(request: Request, user: CurrentUser) -> AsyncIterator[ReadConnection]:
+    try:
+        async with tenant_read(read_pool(request), user.tenant_id, user.user_id, user.role) as conn:
+            yield conn
+    except InactiveUser as error:
+        raise unauthorized() from error
+
+
+# As TenantConnection: the transaction ends before the response is sent.
+TenantReader = Annotated[ReadConnection, Depends(tenant_reader, scope="function")]
 
 
 def Allowed(permission: Permission) -> Any:  # capitalised: it reads as a type in signatures

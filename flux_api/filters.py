@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Query, status
 
+from flux_api.reads import ReadConnection, Statement
 from flux_api.schemas import Metric
 
 MAX_PAGE = 1000
@@ -70,3 +71,16 @@ def paged(
         return rows, int(rows[0]["_total"])
     total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
     return rows, int(total)
+
+
+async def page_of(
+    conn: ReadConnection, statements: tuple[Statement, Statement], page: PageParams, **values: Any
+) -> tuple[list[dict[str, Any]], int]:
+    """``paged`` on the read path: ``statements`` from ``reads.compile_statement`` of a query's
+    page (with ``_total`` over the window, ``limit`` and ``offset`` bound) and of its count."""
+    with_total, count = statements
+    rows = list(await with_total.fetch(conn, limit=page.limit, offset=page.offset, **values))
+    if rows:
+        return rows, int(rows[0]["_total"])
+    counted = await count.fetch(conn, **values)
+    return rows, int(counted[0]["_total"])

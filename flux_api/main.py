@@ -1,29 +1,45 @@
 """The dashboard API: ``create_app()`` builds it; ``uvicorn flux_api.main:app`` serves it.
 
-Nothing here touches the database at import: the engine and the landing zone are made on first use.
+Nothing here touches the database at import: the read path's pool opens with the app's lifespan
+(each worker process, before it serves), the write path's engine and the landing zone on first use.
 The OpenAPI 3.1 document is at ``/v1/openapi.json`` and its viewer at ``/v1/docs``.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
 from flux_api.logs import RequestLogMiddleware, configure_logging
 from flux_api.problems import install_problem_handlers, problem_openapi
+from flux_api.reads import open_read_pool
 from flux_api.routes import auth, forecasts, health, models, sales, uploads, users
-from flux_api.token_settings import TokenSettings
+from flux_api.security import TokenVerifier
 from flux_pipelines.settings import FluxSettings, get_settings
 
 
-def create_app(
-    settings: FluxSettings | None = None, token_settings: TokenSettings | None = None
-) -> FastAPI:
-    """``settings`` fixed for this app (tests); ``None`` reads ``FLUX_*`` on first use."""
-    token_settings = token_settings or TokenSettings()
-    configure_logging((settings or get_settings()).log_level)
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    pool = open_read_pool(app.state.settings or get_settings())
+    # Not waiting: the app starts (and /readyz answers 503) while the database is unreachable.
+    await pool.open(wait=False)
+    app.state.read_pool = pool
+    try:
+        yield
+    finally:
+        app.state.read_pool = None
+        await pool.close()
+
+
+def create_app(settings: FluxSettings | None = None) -> FastAPI:
+    """``settings`` fixed for this app (tests); ``None`` reads ``FLUX_*``."""
+    effective = settings or get_settings()
+    configure_logging(effective.log_level)
     app = FastAPI(
+        lifespan=lifespan,
         title="Flux",
         summary="Daily demand forecasts for restaurants",
         version="1",
@@ -32,11 +48,12 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.token_settings = token_settings
+    app.state.read_pool = None
+    app.state.token_verifier = TokenVerifier.from_settings(effective)
     install_problem_handlers(app)
     app.add_middleware(RequestLogMiddleware)
     routers = [health, uploads, forecasts, sales, models, users]
-    if token_settings.algorithm == "HS256":
+    if effective.token_algorithm == "HS256":  # noqa: S105 (an algorithm name)
         routers.insert(1, auth)
     for module in routers:
         app.include_router(module.router)

@@ -9,7 +9,8 @@ other algorithm (HS/RS key confusion), expired, for another service or without a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Literal, get_args
@@ -19,8 +20,8 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from flux_api.token_settings import TokenAlgorithm, TokenSettings
-from flux_pipelines.settings import FluxSettings
+from flux_api.token_keys import verification_keys
+from flux_pipelines.settings import FluxSettings, TokenAlgorithm
 
 UserRole = Literal["owner", "manager", "chef"]
 USER_ROLES: frozenset[str] = frozenset(get_args(UserRole))
@@ -30,6 +31,8 @@ TOKEN_TYPE = "at+jwt"  # noqa: S105 (the JWT "typ" header, RFC 9068)
 REQUIRED_CLAIMS = ["sub", "tenant_id", "role", "exp", "iat", "iss", "aud"]
 # Clocks of the issuing and the verifying process may differ a little.
 CLOCK_LEEWAY = timedelta(seconds=30)
+# Tokens already verified in this process (a dashboard sends the same token until it expires).
+VERIFIED_TOKENS_KEPT = 10_000
 
 _hasher = PasswordHasher()
 
@@ -94,25 +97,32 @@ def create_access_token(
 
 @dataclass(frozen=True)
 class TokenVerifier:
-    """Verifies tokens with one pinned algorithm and its keys, parsed once per process."""
+    """Verifies tokens with one pinned algorithm and its keys, parsed once per process.
+
+    A token verified once is remembered, by its exact text (so its signature), until it expires or
+    is pushed out: verifying it again would only repeat the same answer. Expiry is still checked on
+    every use, and whether its user is still active is the database's answer on every request.
+    """
 
     algorithm: TokenAlgorithm
     keys: tuple[tuple[str | None, Any], ...]  # (kid, key); HS256: one (None, secret)
     issuer: str
     audience: str
+    _verified: OrderedDict[str, TokenClaims] = field(
+        default_factory=OrderedDict, compare=False, repr=False
+    )
 
     @classmethod
-    def from_settings(
-        cls, settings: FluxSettings, token_settings: TokenSettings | None = None
-    ) -> TokenVerifier:
-        token_settings = token_settings or TokenSettings()
-        if token_settings.algorithm == "HS256":
+    def from_settings(cls, settings: FluxSettings) -> TokenVerifier:
+        if settings.token_algorithm == "HS256":  # noqa: S105 (an algorithm name)
             keys: tuple[tuple[str | None, Any], ...] = (
                 (None, settings.token_secret.get_secret_value()),
             )
         else:
-            keys = tuple((k.kid, k.key) for k in token_settings.verification_keys())
-        return cls(token_settings.algorithm, keys, settings.token_issuer, settings.token_audience)
+            keys = tuple(
+                (k.kid, k.key) for k in verification_keys(settings.token_public_keys or "")
+            )
+        return cls(settings.token_algorithm, keys, settings.token_issuer, settings.token_audience)
 
     @property
     def issues_tokens(self) -> bool:
@@ -125,6 +135,18 @@ class TokenVerifier:
 
     def decode(self, token: str) -> TokenClaims:
         """Verify a token and return its claims; raise ``InvalidToken`` for any defect."""
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+                self._verified.popitem(last=False)
+            self._verified[token] = claims
+        if datetime.now(UTC) >= claims.expires_at + CLOCK_LEEWAY:
+            self._verified.pop(token, None)
+            raise InvalidToken("the token has expired")
+        return claims
+
+    def _verify(self, token: str) -> TokenClaims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as error:
@@ -167,7 +189,5 @@ def _claims(claims: dict[str, Any]) -> TokenClaims:
     return TokenClaims(user_id=user_id, tenant_id=tenant_id, role=role, expires_at=expires_at)
 
 
-def decode_access_token(
-    token: str, settings: FluxSettings, token_settings: TokenSettings | None = None
-) -> TokenClaims:
-    return TokenVerifier.from_settings(settings, token_settings).decode(token)
+def decode_access_token(token: str, settings: FluxSettings) -> TokenClaims:
+    return TokenVerifier.from_settings(settings).decode(token)

@@ -18,6 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_TOKEN_SECRET = "flux-development-secret-do-not-use-in-production"  # noqa: S105
 
 Role = Literal["owner", "pipeline", "api", "analyst"]
+TokenAlgorithm = Literal["HS256", "RS256"]
 
 
 class FluxSettings(BaseSettings):
@@ -54,6 +55,16 @@ class FluxSettings(BaseSettings):
     token_issuer: str = "flux"
     token_audience: str = "flux-api"
     token_ttl_minutes: int = 30
+    token_algorithm: TokenAlgorithm = Field(
+        default="HS256",
+        description="HS256: Flux signs and verifies with FLUX_TOKEN_SECRET; RS256: an external "
+        "identity provider signs, Flux verifies with FLUX_TOKEN_PUBLIC_KEYS and issues none",
+    )
+    token_public_keys: str | None = Field(
+        default=None,
+        description="RS256 only: PEM text with one or more RSA public keys, a JWKS document, "
+        "or the path of a file holding either",
+    )
     forecast_horizon_days: int = Field(default=28, ge=1, le=366)
     backtest_windows: int = Field(default=3, ge=1, le=12)
     upload_max_bytes: int = 100 * 1024 * 1024
@@ -68,6 +79,12 @@ class FluxSettings(BaseSettings):
             raise ValueError(
                 "FLUX_TOKEN_SECRET must be set to a real secret when FLUX_ENVIRONMENT=production"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _rs256_needs_public_keys(self) -> FluxSettings:
+        if self.token_algorithm == "RS256" and not self.token_public_keys:
+            raise ValueError("FLUX_TOKEN_ALGORITHM=RS256 needs FLUX_TOKEN_PUBLIC_KEYS")
         return self
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,8 +24,9 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> TestClient:
-    return TestClient(create_app(settings))
+def client(settings: FluxSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 @pytest.fixture

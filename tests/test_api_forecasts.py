@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -17,8 +18,9 @@ __all__ = ["make_member"]
 
 
 @pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> TestClient:
-    return TestClient(create_app(settings))
+def client(settings: FluxSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 @pytest.fixture

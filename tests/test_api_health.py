@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -10,8 +12,9 @@ from flux_pipelines.settings import FluxSettings
 
 
 @pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> TestClient:
-    return TestClient(create_app(settings))
+def client(settings: FluxSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 def test_healthz_and_readyz(client: TestClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from flux_api.main import create_app
+from flux_api.reads import READ_POOL_SIZE
 from flux_api.security import create_access_token, hash_password
 from flux_pipelines.db.tables import (
     forecasts,
@@ -132,8 +134,9 @@ def _seed(
 
 
 @pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> TestClient:
-    return TestClient(create_app(settings))
+def client(settings: FluxSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 @pytest.fixture
@@ -393,7 +396,10 @@ def test_10000_interleaved_requests_over_the_pool_leak_nothing(
     async def run() -> int:
         transport = httpx.ASGITransport(app=app)
         gate = asyncio.Semaphore(32)
-        async with httpx.AsyncClient(transport=transport, base_url="http://flux") as http:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://flux") as http,
+        ):
 
             async def one(n: int) -> None:
                 async with gate:
@@ -407,6 +413,20 @@ def test_10000_interleaved_requests_over_the_pool_leak_nothing(
                     check(r, route, await http.get(url, headers=r.owner.headers))
 
             await asyncio.gather(*(one(n) for n in range(INTERLEAVED_REQUESTS)))
+            # The read path's connections, back in its pool, carry no tenant either.
+            pool = app.state.read_pool
+            held_reads = [await pool.getconn() for _ in range(READ_POOL_SIZE)]
+            try:
+                for conn in held_reads:
+                    cursor = await conn.execute(
+                        "select current_setting('app.tenant_id', true) as tenant,"
+                        " (select count(*) from flux.forecasts) as visible"
+                    )
+                    row = await cursor.fetchone()
+                    assert row is not None and row["tenant"] in (None, "") and row["visible"] == 0
+            finally:
+                for conn in held_reads:
+                    await pool.putconn(conn)
         return INTERLEAVED_REQUESTS
 
     assert asyncio.run(run()) == INTERLEAVED_REQUESTS

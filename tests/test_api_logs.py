@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,8 +18,9 @@ SECRET_CONTENT = b"date,sales\n2025-01-01,777123.45\n"
 
 
 @pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> TestClient:
-    return TestClient(create_app(settings))
+def client(settings: FluxSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 def test_request_logs_are_json_with_id_tenant_route_status_latency_and_no_secrets(

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from flux_api.main import create_app
-from flux_api.token_settings import TokenSettings
+from flux_api.token_keys import verification_keys
 from flux_pipelines.settings import FluxSettings
 from tests.api_fixtures import MakeMember, Member, make_member
 
@@ -72,10 +73,17 @@ def _hs256_with(secret: bytes, claims: dict[str, Any]) -> str:
     return f"{signing_input}.{_b64(signature)}"
 
 
+def _rs256(settings: FluxSettings, public_keys: str) -> FluxSettings:
+    return FluxSettings(
+        **{**settings.model_dump(), "token_algorithm": "RS256", "token_public_keys": public_keys}
+    )
+
+
 @pytest.fixture(scope="module")
-def rs_client(settings: FluxSettings) -> TestClient:
+def rs_client(settings: FluxSettings) -> Iterator[TestClient]:
     keys = _pem(IDP_KEY) + "\n" + _pem(ROTATED_KEY)
-    return TestClient(create_app(settings, TokenSettings(algorithm="RS256", public_keys=keys)))
+    with TestClient(create_app(_rs256(settings, keys))) as client:
+        yield client
 
 
 def _status(client: TestClient, token: str) -> int:
@@ -127,12 +135,13 @@ def test_hs256_mode_refuses_rs256_even_from_the_idp_key(
     settings: FluxSettings, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
     member = make_member(make_tenant(), "owner")
-    client = TestClient(create_app(settings, TokenSettings(algorithm="HS256")))
+    assert settings.token_algorithm == "HS256"
     rs = jwt.encode(
         _claims(settings, member), IDP_KEY, algorithm="RS256", headers={"typ": "at+jwt"}
     )
-    assert _status(client, rs) == 401
-    assert _status(client, member.token) == 200
+    with TestClient(create_app(settings)) as client:
+        assert _status(client, rs) == 401
+        assert _status(client, member.token) == 200
 
 
 def test_jwks_keys_are_chosen_by_kid(
@@ -144,9 +153,6 @@ def test_jwks_keys_are_chosen_by_kid(
             for kid, k in (("one", IDP_KEY), ("two", ROTATED_KEY))
         ]
     }
-    client = TestClient(
-        create_app(settings, TokenSettings(algorithm="RS256", public_keys=json.dumps(jwks)))
-    )
     member = make_member(make_tenant(), "manager")
     claims = _claims(settings, member)
     by_kid = jwt.encode(
@@ -155,12 +161,16 @@ def test_jwks_keys_are_chosen_by_kid(
     wrong_kid = jwt.encode(
         claims, ROTATED_KEY, algorithm="RS256", headers={"typ": "at+jwt", "kid": "one"}
     )
-    assert _status(client, by_kid) == 200
-    assert _status(client, wrong_kid) == 401
+    with TestClient(create_app(_rs256(settings, json.dumps(jwks)))) as client:
+        assert _status(client, by_kid) == 200
+        assert _status(client, wrong_kid) == 401
 
 
 def test_rs256_without_keys_is_a_configuration_error() -> None:
     with pytest.raises(ValidationError, match="FLUX_TOKEN_PUBLIC_KEYS"):
-        TokenSettings(algorithm="RS256")
+        FluxSettings(token_algorithm="RS256")
     with pytest.raises(ValueError, match="no RSA public key"):
-        TokenSettings(algorithm="RS256", public_keys='{"keys": []}').verification_keys()
+        verification_keys('{"keys": []}')
+    # Keys are parsed when the app is made: a bad key stops it before it serves.
+    with pytest.raises(ValueError, match="no RSA public key"):
+        create_app(FluxSettings(token_algorithm="RS256", token_public_keys='{"keys": []}'))

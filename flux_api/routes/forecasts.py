@@ -1,23 +1,22 @@
-"""Forecasts: P10/P50/P90 per day and metric with the model behind them, and actuals beside them."""
+"""Forecasts: P10/P50/P90 per day and metric with the model behind them, and actuals beside them.
+
+The busiest routes: ``async``, on the read path (``flux_api.reads``), one compiled statement per
+shape of the query, and JSON written straight from the rows (``response_model`` documents it).
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 
 from flux_api.caching import cached_json
-from flux_api.deps import Allowed, TenantConnection
-from flux_api.filters import DateRangeDep, MetricQuery, PageDep, paged
-from flux_api.schemas import (
-    ActualVersusForecast,
-    ForecastPage,
-    ForecastPoint,
-    ModelAccuracy,
-    Page,
-    problem_responses,
-)
+from flux_api.deps import Allowed, TenantReader
+from flux_api.filters import DateRangeDep, MetricQuery, PageDep, page_of
+from flux_api.reads import Statement, compile_statement
+from flux_api.schemas import ActualVersusForecast, ForecastPage, Page, problem_responses
 from flux_api.security import TokenClaims
 from flux_pipelines.db.tables import forecasts, model_versions, staged_sales
 
@@ -35,80 +34,104 @@ _model = sa.and_(
     model_versions.c.metric == forecasts.c.metric,
     model_versions.c.version == forecasts.c.model_version,
 )
+_POINT = ("date", "metric", "p10", "p50", "p90", "model_version")
+_MODEL = ("metric", "model_kind", "wape", "baseline_wape", "trained_at")
 
 
-@router.get("", response_model=ForecastPage)
-def list_forecasts(
-    request: Request,
-    user: Annotated[TokenClaims, Allowed("forecasts:read")],
-    conn: TenantConnection,
-    dates: DateRangeDep,
-    page: PageDep,
-    metric: MetricQuery = None,
-) -> Response:
-    query = (
+def _bounds(column: sa.ColumnElement[Any], start: bool, end: bool) -> list[sa.ColumnElement[bool]]:
+    bounds: list[sa.ColumnElement[bool]] = []
+    if start:
+        bounds.append(column >= sa.bindparam("start", type_=sa.Date))
+    if end:
+        bounds.append(column <= sa.bindparam("end", type_=sa.Date))
+    return bounds
+
+
+def _metric(column: sa.ColumnElement[Any], metric: bool) -> list[sa.ColumnElement[bool]]:
+    return [column == sa.bindparam("metric", type_=sa.Text)] if metric else []
+
+
+@cache
+def _forecast_query(start: bool, end: bool, metric: bool) -> sa.Select[Any]:
+    return (
         sa.select(
-            forecasts.c.date,
-            forecasts.c.metric,
-            forecasts.c.p10,
-            forecasts.c.p50,
-            forecasts.c.p90,
-            forecasts.c.model_version,
+            *(forecasts.c[name] for name in _POINT),
             model_versions.c.model_kind,
             model_versions.c.wape,
             model_versions.c.baseline_wape,
             model_versions.c.trained_at,
         )
         .select_from(forecasts.outerjoin(model_versions, _model))
-        .where(*dates.conditions(forecasts.c.date))
+        .where(*_bounds(forecasts.c.date, start, end), *_metric(forecasts.c.metric, metric))
         .order_by(forecasts.c.metric, forecasts.c.date)
     )
-    if metric is not None:
-        query = query.where(forecasts.c.metric == metric)
-    rows, total = paged(conn, query, page)
-    models: dict[tuple[str, int], ModelAccuracy] = {}
-    for row in rows:
-        key = (row["metric"], row["model_version"])
-        if row["model_kind"] is not None and key not in models:
-            models[key] = ModelAccuracy(version=row["model_version"], **_model_fields(row))
-    payload = ForecastPage(
-        items=[ForecastPoint.model_validate(dict(row)) for row in rows],
-        models=list(models.values()),
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
+
+
+@cache
+def _forecast_statements(start: bool, end: bool, metric: bool) -> tuple[Statement, Statement]:
+    return _paged_statements(_forecast_query(start, end, metric))
+
+
+def _paged_statements(query: sa.Select[Any]) -> tuple[Statement, Statement]:
+    """One page with the total in a window, and the count alone (for a page past the end)."""
+    page = (
+        query.add_columns(sa.func.count().over().label("_total"))
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
     )
-    return cached_json(request, payload)
+    count = sa.select(sa.func.count().label("_total")).select_from(query.subquery())
+    return compile_statement(page), compile_statement(count)
 
 
-def _model_fields(row: Any) -> dict[str, Any]:
-    keys = ("metric", "model_kind", "wape", "baseline_wape", "trained_at")
-    return {key: row[key] for key in keys}
-
-
-@router.get("/with-actuals", response_model=Page[ActualVersusForecast])
-def forecasts_with_actuals(
+@router.get("", response_model=ForecastPage)
+async def list_forecasts(
     request: Request,
-    user: Annotated[TokenClaims, Allowed("actuals:read")],
-    conn: TenantConnection,
+    user: Annotated[TokenClaims, Allowed("forecasts:read")],
+    conn: TenantReader,
     dates: DateRangeDep,
     page: PageDep,
     metric: MetricQuery = None,
 ) -> Response:
-    """Each day of the range that has an actual, a forecast, or both: the chart of actual versus
-    forecast. A day without a loaded value has ``actual: null`` (unknown, never zero)."""
-    predicted = sa.select(forecasts).where(*dates.conditions(forecasts.c.date))
-    actual = sa.select(staged_sales).where(*dates.conditions(staged_sales.c.date))
-    if metric is not None:
-        predicted = predicted.where(forecasts.c.metric == metric)
-        actual = actual.where(staged_sales.c.metric == metric)
+    rows, total = await page_of(
+        conn,
+        _forecast_statements(dates.start is not None, dates.end is not None, metric is not None),
+        page,
+        start=dates.start,
+        end=dates.end,
+        metric=metric,
+    )
+    models: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["metric"], row["model_version"])
+        if row["model_kind"] is not None and key not in models:
+            models[key] = {"version": row["model_version"]} | {k: row[k] for k in _MODEL}
+    return cached_json(
+        request,
+        {
+            "items": [{k: row[k] for k in _POINT} for row in rows],
+            "total": total,
+            "limit": page.limit,
+            "offset": page.offset,
+            "models": list(models.values()),
+        },
+    )
+
+
+@cache
+def _with_actuals_statements(start: bool, end: bool, metric: bool) -> tuple[Statement, Statement]:
+    predicted = sa.select(forecasts).where(
+        *_bounds(forecasts.c.date, start, end), *_metric(forecasts.c.metric, metric)
+    )
+    actual = sa.select(staged_sales).where(
+        *_bounds(staged_sales.c.date, start, end), *_metric(staged_sales.c.metric, metric)
+    )
     f, s = predicted.subquery("f"), actual.subquery("s")
     day, measure = sa.func.coalesce(f.c.date, s.c.date), sa.func.coalesce(f.c.metric, s.c.metric)
     query = (
         sa.select(
             day.label("date"),
             measure.label("metric"),
-            s.c.value.label("actual"),
+            sa.cast(s.c.value, sa.Float).label("actual"),
             f.c.p10,
             f.c.p50,
             f.c.p90,
@@ -125,11 +148,32 @@ def forecasts_with_actuals(
         )
         .order_by(measure, day)
     )
-    rows, total = paged(conn, query, page)
-    payload = Page[ActualVersusForecast](
-        items=[ActualVersusForecast.model_validate(dict(row)) for row in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
+    return _paged_statements(query)
+
+
+@router.get("/with-actuals", response_model=Page[ActualVersusForecast])
+async def forecasts_with_actuals(
+    request: Request,
+    user: Annotated[TokenClaims, Allowed("actuals:read")],
+    conn: TenantReader,
+    dates: DateRangeDep,
+    page: PageDep,
+    metric: MetricQuery = None,
+) -> Response:
+    """Each day of the range that has an actual, a forecast, or both: the chart of actual versus
+    forecast. A day without a loaded value has ``actual: null`` (unknown, never zero)."""
+    rows, total = await page_of(
+        conn,
+        _with_actuals_statements(
+            dates.start is not None, dates.end is not None, metric is not None
+        ),
+        page,
+        start=dates.start,
+        end=dates.end,
+        metric=metric,
     )
-    return cached_json(request, payload)
+    for row in rows:
+        del row["_total"]
+    return cached_json(
+        request, {"items": rows, "total": total, "limit": page.limit, "offset": page.offset}
+    )

@@ -26,7 +26,11 @@ from flux_pipelines.db.cluster import LocalCluster, PostgresNotFound
 from flux_pipelines.db.connections import ensure_database, get_engine, plain_url, role_url
 from flux_pipelines.db.migrate import migrate
 from flux_pipelines.db.tables import tenants, users
-from flux_pipelines.defs.ingest.uploads import receive_upload
+from flux_pipelines.defs.ingest.uploads import (
+    InvalidColumnMapping,
+    column_mapping_from_pairs,
+    receive_upload,
+)
 from flux_pipelines.landing import landing_zone
 from flux_pipelines.settings import PROJECT_ROOT, FluxSettings, get_settings
 
@@ -120,6 +124,10 @@ def cmd_upload(args: argparse.Namespace, settings: FluxSettings) -> None:
     path = Path(args.file)
     if not path.is_file():
         _fail(f"{path}: no such file")
+    try:
+        column_mapping = column_mapping_from_pairs(args.map)
+    except InvalidColumnMapping as exc:
+        _fail(f"--map: {exc}")
     with get_engine("pipeline", settings).begin() as conn, path.open("rb") as stream:
         if (
             conn.execute(
@@ -135,8 +143,16 @@ def cmd_upload(args: argparse.Namespace, settings: FluxSettings) -> None:
             path.name,
             stream,
             max_bytes=settings.upload_max_bytes,
+            column_mapping=column_mapping,
         )
     print(receipt.upload_id)
+
+
+def cmd_forecasts(args: argparse.Namespace, settings: FluxSettings) -> None:
+    from flux_pipelines.defs.forecasts.export import export_forecasts
+
+    rows = export_forecasts(settings, Path(args.file), args.tenant)
+    print(f"wrote {rows} forecast rows to {args.file}")
 
 
 def cmd_run(args: argparse.Namespace, settings: FluxSettings) -> None:
@@ -167,7 +183,11 @@ def _pid_file(settings: FluxSettings, name: str) -> Path:
 
 
 def _serve(
-    settings: FluxSettings, name: str, command: list[str], env: dict[str, str], cwd: Path = PROJECT_ROOT
+    settings: FluxSettings,
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    cwd: Path = PROJECT_ROOT,
 ) -> None:
     process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env})
     _pid_file(settings, name).write_text(str(process.pid))
@@ -265,8 +285,22 @@ def build_parser() -> argparse.ArgumentParser:
         "upload", help="upload a sales file for a tenant (prints the upload id)"
     )
     upload.add_argument("--tenant", type=UUID, required=True)
+    upload.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="NAME=HEADER",
+        help="use this header of the file for our column NAME (date, sales, covers, ...), instead of detection",
+    )
     upload.add_argument("file")
     upload.set_defaults(func=cmd_upload)
+
+    forecasts_parser = sub.add_parser("forecasts", help="export the current forecasts as CSV")
+    forecasts_sub = forecasts_parser.add_subparsers(dest="action", required=True)
+    export = forecasts_sub.add_parser("export")
+    export.add_argument("--tenant", type=UUID, help="one tenant; every tenant when left out")
+    export.add_argument("file")
+    forecasts_parser.set_defaults(func=cmd_forecasts)
 
     sub.add_parser(
         "run", help="materialize the whole graph for every tenant with data"

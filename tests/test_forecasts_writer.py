@@ -18,7 +18,9 @@ from flux_pipelines.defs.training.registry import ModelRegistry
 from flux_pipelines.defs.training.train import TrainingConfig
 from flux_pipelines.settings import FluxSettings
 
-CONFIG = TrainingConfig(horizon=14, windows=2, seed=3, candidates=("seasonal_naive", "xgboost"))
+CONFIG = TrainingConfig(
+    horizon=14, windows=2, seed=3, candidates=("seasonal_naive", "xgboost"), workers=1
+)
 
 
 def _stored(engine: sa.Engine, tenant: UUID) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Iterator
 from uuid import UUID
 
 import dagster as dg
@@ -29,6 +30,12 @@ def defs() -> dg.Definitions:
     from flux_pipelines.definitions import defs
 
     return defs
+
+
+@pytest.fixture
+def client(settings: FluxSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 @pytest.fixture
@@ -83,10 +90,10 @@ def test_an_upload_through_the_api_ends_in_forecasts_only_its_tenant_reads(
     pipeline_engine: sa.Engine,
     make_tenant,
     make_member: MakeMember,
+    client: TestClient,
 ) -> None:
     tenant, other = make_tenant("E2E Bistro", country="GB"), make_tenant()
     owner, stranger = make_member(tenant, "owner"), make_member(other, "owner")
-    client = TestClient(create_app(settings))
     sent = client.post(
         "/v1/uploads", headers=owner.headers, files={"file": ("sales.csv", small_csv(), "text/csv")}
     )

@@ -35,7 +35,14 @@ def trained() -> DemandModel:
 
 def test_weekly_series_champion_beats_the_baseline(trained: DemandModel) -> None:
     candidates = trained.backtest["candidates"]
-    assert set(candidates) == {"seasonal_naive", "prophet", "xgboost"}
+    assert set(candidates) == {
+        "seasonal_naive",
+        "weekday_median",
+        "prophet",
+        "xgboost",
+        "global_xgboost",
+        "ensemble",
+    }
     assert trained.kind != BASELINE
     assert candidates[trained.kind]["wape"] < candidates[BASELINE]["wape"]
     assert trained.kind == min(candidates, key=lambda k: candidates[k]["wape"])
@@ -95,7 +102,7 @@ def test_closed_weekdays_need_eight_weeks_without_sales() -> None:
 
 
 def _score(kind: str, wape: float) -> CandidateScore:
-    return CandidateScore(kind, wape, 1.0, 0.0, 28, -1.0, 1.0)
+    return CandidateScore(kind, wape, 1.0, 0.3, 0.0, 0.8, 28, -0.1, 0.1)
 
 
 def test_a_model_that_does_not_beat_the_baseline_is_not_champion() -> None:

@@ -15,26 +15,37 @@ from flux_pipelines.defs.training.entrypoint import read_hyperparameters
 from flux_pipelines.defs.training.model import load_demand_model
 
 
+def _negative(history: pd.DataFrame) -> pd.DataFrame:
+    history.loc[20, "value"] = -5.0
+    return history
+
+
 def test_one_job_trains_the_batch_and_records_the_bad_tenant(tmp_path: Path) -> None:
     good, bad = str(uuid.uuid4()), str(uuid.uuid4())
     data = pd.concat(
         [
             features_frame(good, "sales", synthetic_series(120, seed=1)),
             features_frame(good, "covers", synthetic_series(120, seed=2, level=40)),
-            features_frame(bad, "sales", synthetic_series(10, seed=3)),  # far too short
+            features_frame(bad, "sales", _negative(synthetic_series(60, seed=3))),  # bad data
         ],
         ignore_index=True,
     )
     job = LocalTrainingBackend().train(
         data,
-        {"horizon": 14, "backtest_windows": 2, "seed": 1},
+        {
+            "horizon": 14,
+            "backtest_windows": 2,
+            "seed": 1,
+            "candidates": "seasonal_naive,weekday_median,xgboost,global_xgboost",
+            "workers": 1,
+        },
         job_name="test-batch",
         workdir=tmp_path,
     )
     by_key = {(r["tenant_id"], r["metric"]): r for r in job.results}
     assert set(by_key) == {(good, "sales"), (good, "covers"), (bad, "sales")}
     assert by_key[(bad, "sales")]["status"] == "failed"
-    assert "InsufficientHistory" in by_key[(bad, "sales")]["error"]
+    assert "negative values" in by_key[(bad, "sales")]["error"]
     for metric in ("sales", "covers"):
         result = by_key[(good, metric)]
         assert result["status"] == "succeeded"

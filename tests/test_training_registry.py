@@ -12,11 +12,17 @@ from test_training_synthetic import features_frame, synthetic_series
 
 from flux_pipelines.db.tables import model_versions
 from flux_pipelines.defs.training.entrypoint import train_batch
-from flux_pipelines.defs.training.registry import ModelRegistry, registered_model_name
+from flux_pipelines.defs.training.registry import (
+    CHALLENGER,
+    ModelRegistry,
+    registered_model_name,
+)
 from flux_pipelines.defs.training.train import TrainingConfig
 from flux_pipelines.settings import FluxSettings
 
-CONFIG = TrainingConfig(horizon=14, windows=2, seed=3, candidates=("seasonal_naive", "xgboost"))
+CONFIG = TrainingConfig(
+    horizon=14, windows=2, seed=3, candidates=("seasonal_naive", "xgboost"), workers=1
+)
 
 
 def test_each_training_is_a_version_and_the_latest_is_the_one_champion(
@@ -37,6 +43,8 @@ def test_each_training_is_a_version_and_the_latest_is_the_one_champion(
 
     assert [v.version for v in versions] == [1, 2]
     assert registry.champion_version(tenant, "sales") == 2
+    name = registered_model_name(tenant, "sales")
+    assert registry.alias_version(name, CHALLENGER) == 1  # the previous champion
     model, number = registry.load_champion(tenant, "sales")
     assert number == 2 and model.tenant_id == str(tenant)
     forecast = model.predict(model.future_dates(14))
@@ -58,4 +66,7 @@ def test_each_training_is_a_version_and_the_latest_is_the_one_champion(
     assert champion["wape"] <= champion["baseline_wape"]
     run = registry.client.get_run(versions[1].run_id)
     assert "seasonal_naive.wape" in run.data.metrics
+    for accuracy in ("wape", "mase", "rmsle", "bias", "coverage_p10_p90", "baseline_wape"):
+        assert run.data.metrics[accuracy] == champion["backtest"]["accuracy"][accuracy]
+    assert run.data.params["challenger_kind"] == champion["backtest"]["challenger"]
     assert pd.notna(run.data.metrics[f"{versions[1].kind}.wape"])

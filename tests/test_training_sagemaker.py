@@ -92,8 +92,12 @@ def client(service: str, endpoint: str) -> Any:
 
 def batch(*, bad_tenant: bool = True) -> pd.DataFrame:
     frames = [features_frame(str(uuid.uuid4()), "sales", synthetic_series(90, seed=1))]
-    if bad_tenant:  # far too short to train: recorded in results.json, the job still succeeds
-        frames.append(features_frame(str(uuid.uuid4()), "sales", synthetic_series(10, seed=2)))
+    if (
+        bad_tenant
+    ):  # negative sales cannot be trained on: recorded in results.json, the job still succeeds
+        bad = features_frame(str(uuid.uuid4()), "sales", synthetic_series(30, seed=2))
+        bad.loc[bad.index[5], "value"] = -1.0
+        frames.append(bad)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -296,7 +300,7 @@ def test_waits_with_backoff_then_brings_the_models_back_from_s3(
     assert job.results == json.loads((trained_by_sagemaker / "results.json").read_text())["results"]
     by_tenant = {r["tenant_id"]: r for r in job.results}
     assert by_tenant[bad]["status"] == "failed"
-    assert "InsufficientHistory" in by_tenant[bad]["error"]
+    assert "negative values" in by_tenant[bad]["error"]
     assert by_tenant[good]["status"] == "succeeded"
     model = load_demand_model(job.model_path(by_tenant[good]))
     assert (model.tenant_id, model.metric) == (good, "sales")

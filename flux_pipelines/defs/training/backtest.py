@@ -1,4 +1,14 @@
-"""Rolling-origin backtest: the same held-back windows for every candidate, scored on known days."""
+"""Rolling-origin backtest: the same held-back windows for every candidate, scored on known days.
+
+Windows are consecutive blocks of ``horizon`` days ending at the last observed day. Every candidate
+is fitted on the days before a window and forecasts the whole window; it is scored on the window's
+known days on which the restaurant is open (closed weekdays are forecast as zero and left out).
+
+Intervals come from the candidate's own errors, in log space (errors grow with the level):
+P10/P90 = P50 moved by the 10th/90th percentile of log1p(actual) - log1p(forecast). Their coverage
+is measured honestly, leaving one window out: each window is covered with the percentiles of the
+OTHER windows' errors.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +18,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from flux_pipelines.defs.training import metrics
 from flux_pipelines.defs.training.candidates import BASELINE, Forecaster
 from flux_pipelines.defs.training.series import closed_weekdays, iso_weekdays, last_observed
 
 MIN_TRAIN_DAYS = 28
+INTERVAL_QUANTILES = (0.1, 0.9)
 
 
 class InsufficientHistory(ValueError):
@@ -22,6 +34,7 @@ class InsufficientHistory(ValueError):
 class Window:
     origin: pd.Timestamp  # the last day the models may see
     dates: pd.DatetimeIndex  # the held-back days
+    steps_back: int  # the window starts ``steps_back`` horizons before the end
 
 
 @dataclass
@@ -29,14 +42,35 @@ class CandidateScore:
     kind: str
     wape: float
     mase: float
+    rmsle: float
     bias: float
+    coverage: float  # share of actuals inside P10-P90, windows left out in turn
     days: int
-    residual_q10: float
-    residual_q90: float
+    log_q10: float
+    log_q90: float
     window_wape: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass
+class SeriesBacktest:
+    """One series' windows, what was held back, and every candidate's forecast of each window."""
+
+    windows: list[Window]
+    closed: list[frozenset[int]]  # closed weekdays as known at each window's origin
+    actual: list[np.ndarray]  # NaN = unknown day
+    scale: float  # MASE's denominator
+    predictions: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def scored_days(self, i: int) -> np.ndarray:
+        """Known days of window ``i`` on which the restaurant is open."""
+        window = self.windows[i]
+        return ~np.isnan(self.actual[i]) & ~np.isin(
+            iso_weekdays(window.dates), list(self.closed[i])
+        )
 
 
 def rolling_windows(series: pd.Series, horizon: int, windows: int) -> list[Window]:
@@ -52,7 +86,7 @@ def rolling_windows(series: pd.Series, horizon: int, windows: int) -> list[Windo
         dates = pd.date_range(origin + pd.Timedelta(days=1), periods=horizon, freq="D")
         if train_days < MIN_TRAIN_DAYS or series.reindex(dates).notna().sum() == 0:
             continue
-        found.append(Window(origin=origin, dates=dates))
+        found.append(Window(origin=origin, dates=dates, steps_back=k))
     if not found:
         raise InsufficientHistory(
             f"{int(series.notna().sum())} observed days: need {MIN_TRAIN_DAYS} before a "
@@ -65,25 +99,99 @@ def closed_day_forecast(
     predictions: np.ndarray, dates: pd.DatetimeIndex, closed: frozenset[int]
 ) -> np.ndarray:
     """Non-negative, and zero on the weekdays the restaurant is always closed."""
-    out = np.clip(np.nan_to_num(predictions, nan=0.0), 0.0, None)
+    out = np.clip(np.nan_to_num(np.asarray(predictions, dtype="float64"), nan=0.0), 0.0, None)
     out[np.isin(iso_weekdays(dates), list(closed))] = 0.0
     return out
 
 
-def wape(actual: np.ndarray, predicted: np.ndarray) -> float:
-    total = float(np.abs(actual).sum())
-    return float(np.abs(actual - predicted).sum() / total) if total > 0 else float("nan")
-
-
-def bias(actual: np.ndarray, predicted: np.ndarray) -> float:
-    total = float(np.abs(actual).sum())
-    return float((predicted - actual).sum() / total) if total > 0 else float("nan")
-
-
-def seasonal_scale(history: pd.Series, season: int = 7) -> float:
-    """MASE's denominator: the in-sample mean absolute error of the weekly naive forecast."""
-    diffs = (history - history.shift(season)).abs().dropna()
+def seasonal_scale(history: pd.Series, closed: frozenset[int], season: int = 7) -> float:
+    """MASE's denominator: the in-sample mean absolute error of the weekly naive forecast, on the
+    pairs of known open days a week apart."""
+    diffs = (history - history.shift(season)).abs()
+    open_days = ~np.isin(iso_weekdays(pd.DatetimeIndex(history.index)), list(closed))
+    diffs = diffs[open_days].dropna()
     return float(diffs.mean()) if len(diffs) else float("nan")
+
+
+def plan_backtest(series: pd.Series, horizon: int, windows: int) -> SeriesBacktest:
+    plan = rolling_windows(series, horizon, windows)
+    closed = [closed_weekdays(series.loc[: w.origin]) for w in plan]
+    first_train = series.loc[: plan[0].origin]
+    return SeriesBacktest(
+        windows=plan,
+        closed=closed,
+        actual=[series.reindex(w.dates).to_numpy(dtype="float64") for w in plan],
+        scale=seasonal_scale(first_train, closed[0]),
+    )
+
+
+def run_candidates(
+    series: pd.Series, bt: SeriesBacktest, factories: Mapping[str, Callable[[], Forecaster]]
+) -> SeriesBacktest:
+    """Fit each candidate before each window and forecast the window; a failing one is left out
+    (the baseline's failure is the series' failure)."""
+    for kind, factory in factories.items():
+        forecasts = []
+        try:
+            for window, closed in zip(bt.windows, bt.closed, strict=True):
+                raw = factory().fit(series.loc[: window.origin], closed).predict(window.dates)
+                forecasts.append(closed_day_forecast(raw, window.dates, closed))
+        except Exception as exc:  # noqa: BLE001 - a failing candidate is out, the others go on
+            if kind == BASELINE:
+                raise
+            bt.failed[kind] = f"{type(exc).__name__}: {exc}"
+            continue
+        bt.predictions[kind] = forecasts
+    return bt
+
+
+def _log_errors(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    return np.log1p(actual) - np.log1p(predicted)
+
+
+def interval(p50: np.ndarray, log_q10: float, log_q90: float) -> tuple[np.ndarray, np.ndarray]:
+    """P10/P90 around P50 from log-space error percentiles (never crossing P50)."""
+    base = np.log1p(np.clip(p50, 0.0, None))
+    lower = np.clip(np.expm1(base + min(log_q10, 0.0)), 0.0, None)
+    upper = np.expm1(base + max(log_q90, 0.0))
+    return np.minimum(lower, p50), np.maximum(upper, p50)
+
+
+def score_candidate(bt: SeriesBacktest, kind: str) -> CandidateScore:
+    low, high = INTERVAL_QUANTILES
+    masks = [bt.scored_days(i) for i in range(len(bt.windows))]
+    actual_parts = [a[m] for a, m in zip(bt.actual, masks, strict=True)]
+    predicted_parts = [p[m] for p, m in zip(bt.predictions[kind], masks, strict=True)]
+    errors = [_log_errors(a, p) for a, p in zip(actual_parts, predicted_parts, strict=True)]
+    actual = np.concatenate(actual_parts)
+    predicted = np.concatenate(predicted_parts)
+    pooled = np.concatenate(errors) if actual.size else np.zeros(1)
+    covered = 0
+    for i, (a, p) in enumerate(zip(actual_parts, predicted_parts, strict=True)):
+        others = [e for j, e in enumerate(errors) if j != i and e.size]
+        calibration = np.concatenate(others) if others else pooled
+        lower, upper = interval(
+            p, float(np.quantile(calibration, low)), float(np.quantile(calibration, high))
+        )
+        covered += int(((a >= lower) & (a <= upper)).sum())
+    return CandidateScore(
+        kind=kind,
+        wape=metrics.wape(actual, predicted),
+        mase=metrics.mase(actual, predicted, bt.scale),
+        rmsle=metrics.rmsle(actual, predicted),
+        bias=metrics.bias(actual, predicted),
+        coverage=covered / actual.size if actual.size else float("nan"),
+        days=int(actual.size),
+        log_q10=float(np.quantile(pooled, low)),
+        log_q90=float(np.quantile(pooled, high)),
+        window_wape=[
+            metrics.wape(a, p) for a, p in zip(actual_parts, predicted_parts, strict=True)
+        ],
+    )
+
+
+def score(bt: SeriesBacktest) -> dict[str, CandidateScore]:
+    return {kind: score_candidate(bt, kind) for kind in bt.predictions}
 
 
 def backtest(
@@ -93,67 +201,19 @@ def backtest(
     windows: int,
 ) -> tuple[dict[str, CandidateScore], list[Window]]:
     """Score every candidate on the same windows; a candidate that raises is left out."""
-    plan = rolling_windows(series, horizon, windows)
-    scale = seasonal_scale(series.loc[: plan[0].origin])
-    actual_parts: dict[str, list[np.ndarray]] = {kind: [] for kind in factories}
-    predicted_parts: dict[str, list[np.ndarray]] = {kind: [] for kind in factories}
-    open_residuals: dict[str, list[np.ndarray]] = {kind: [] for kind in factories}
-    failed: set[str] = set()
-    for window in plan:
-        train = series.loc[: window.origin]
-        closed = closed_weekdays(train)
-        actual = series.reindex(window.dates).to_numpy(dtype="float64")
-        known = ~np.isnan(actual)
-        open_known = known & ~np.isin(iso_weekdays(window.dates), list(closed))
-        for kind, factory in factories.items():
-            if kind in failed:
-                continue
-            try:
-                raw = factory().fit(train, closed).predict(window.dates)
-            except Exception:  # noqa: BLE001 - a failing candidate is out, the others go on
-                if kind == BASELINE:
-                    raise
-                failed.add(kind)
-                continue
-            predicted = closed_day_forecast(raw, window.dates, closed)
-            actual_parts[kind].append(actual[known])
-            predicted_parts[kind].append(predicted[known])
-            # Closed days are exactly zero on both sides; they would only narrow the intervals.
-            open_residuals[kind].append(actual[open_known] - predicted[open_known])
-    scores: dict[str, CandidateScore] = {}
-    for kind in factories:
-        if kind in failed:
-            continue
-        actual = np.concatenate(actual_parts[kind])
-        predicted = np.concatenate(predicted_parts[kind])
-        mae = float(np.abs(actual - predicted).mean())
-        residuals = np.concatenate(open_residuals[kind])
-        if residuals.size == 0:
-            residuals = np.zeros(1)
-        scores[kind] = CandidateScore(
-            kind=kind,
-            wape=wape(actual, predicted),
-            mase=mae / scale if scale and scale > 0 else float("nan"),
-            bias=bias(actual, predicted),
-            days=int(len(actual)),
-            residual_q10=float(np.quantile(residuals, 0.1)),
-            residual_q90=float(np.quantile(residuals, 0.9)),
-            window_wape=[
-                wape(a, p) for a, p in zip(actual_parts[kind], predicted_parts[kind], strict=True)
-            ],
-        )
-    return scores, plan
+    bt = run_candidates(series, plan_backtest(series, horizon, windows), factories)
+    return score(bt), bt.windows
 
 
-def choose_champion(scores: dict[str, CandidateScore]) -> str:
+def choose_champion(scores: Mapping[str, CandidateScore]) -> str:
     """The lowest WAPE; a model that does not beat the seasonal-naive baseline is not champion."""
     baseline = scores[BASELINE]
     contenders = [s for s in scores.values() if not np.isnan(s.wape)]
     if not contenders or np.isnan(baseline.wape):
         return BASELINE
-    best = min(contenders, key=lambda s: (s.wape, s.kind != BASELINE))
+    best = min(contenders, key=lambda s: (s.wape, s.kind != BASELINE, s.kind))
     return best.kind if best.wape < baseline.wape else BASELINE
 
 
-def ranked(scores: dict[str, CandidateScore]) -> Sequence[CandidateScore]:
-    return sorted(scores.values(), key=lambda s: (np.isnan(s.wape), s.wape))
+def ranked(scores: Mapping[str, CandidateScore]) -> Sequence[CandidateScore]:
+    return sorted(scores.values(), key=lambda s: (np.isnan(s.wape), s.wape, s.kind))

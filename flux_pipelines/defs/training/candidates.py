@@ -1,20 +1,40 @@
 """The candidate forecasters. Each fits on a daily series (NaN = unknown) and predicts a point.
 
-Intervals are not each candidate's business: they come from the candidate's backtest residuals
-(see ``model.py``), the same way for every kind, so their coverage can be compared.
+Intervals are not each candidate's business: they come from the candidate's backtest errors (see
+``backtest.py``), the same way for every kind, so that their coverage can be compared.
+
+The global model (``global_xgboost``) is not here: it is fitted across a whole batch of series at
+once (``global_model.py``); what a tenant keeps of it is a ``GlobalForecaster``.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from flux_pipelines.defs.training.series import holiday_flags, iso_weekdays
+from flux_pipelines.defs.training.direct_features import (
+    OriginState,
+    examples,
+    origin_state,
+    to_level,
+    training_examples,
+)
+from flux_pipelines.defs.training.series import iso_weekdays
 
 BASELINE = "seasonal_naive"
+WEEKDAY_MEDIAN = "weekday_median"
+PROPHET = "prophet"
+XGBOOST = "xgboost"
+GLOBAL = "global_xgboost"
+ENSEMBLE = "ensemble"
+ENSEMBLE_MEMBERS = (WEEKDAY_MEDIAN, GLOBAL)
+CANDIDATES = (BASELINE, WEEKDAY_MEDIAN, PROPHET, XGBOOST, GLOBAL, ENSEMBLE)
+LOCAL_CANDIDATES = (BASELINE, WEEKDAY_MEDIAN, PROPHET, XGBOOST)
+MEDIAN_WEEKS = 12
 
 
 class Forecaster(Protocol):
@@ -56,10 +76,46 @@ class SeasonalNaive:
         return np.array([self.by_weekday.get(int(d), self.fallback) for d in iso_weekdays(dates)])
 
 
+class WeekdayMedian(SeasonalNaive):
+    """Each day is the median of the same weekday over the last ``weeks`` weeks (observed days)."""
+
+    kind = WEEKDAY_MEDIAN
+
+    def __init__(self, weeks: int = MEDIAN_WEEKS) -> None:
+        super().__init__()
+        self.weeks = weeks
+
+    def fit(self, history: pd.Series, closed: frozenset[int]) -> WeekdayMedian:
+        observed = history.dropna()
+        if observed.empty:
+            raise ValueError("no observed values to fit")
+        recent = observed.loc[observed.index.max() - pd.Timedelta(days=7 * self.weeks - 1) :]
+        weekdays = iso_weekdays(pd.DatetimeIndex(recent.index))
+        self.by_weekday = {
+            int(day): float(recent[weekdays == day].median()) for day in np.unique(weekdays)
+        }
+        self.fallback = float(recent.median())
+        return self
+
+
+@lru_cache(maxsize=64)
+def prophet_holidays(country: str, first_year: int, last_year: int) -> pd.DataFrame | None:
+    """The country's holidays as Prophet's ``holidays`` frame, built once per country and span
+    (``add_country_holidays`` rebuilds them on every fit and every predict)."""
+    from prophet.make_holidays import make_holidays_df
+
+    try:
+        frame = make_holidays_df(list(range(first_year, last_year + 1)), country)
+    except (AttributeError, NotImplementedError, KeyError):
+        logging.getLogger(__name__).warning("no holiday calendar for %s", country)
+        return None
+    return frame if len(frame) else None
+
+
 class ProphetForecaster:
     """Prophet: weekly (and, given two years, yearly) seasonality and the country's holidays."""
 
-    kind = "prophet"
+    kind = PROPHET
 
     def __init__(self, country: str, seed: int = 0) -> None:
         self.country = country
@@ -77,16 +133,14 @@ class ProphetForecaster:
         if len(targets) < 14:
             raise ValueError(f"too few observed days for Prophet ({len(targets)})")
         span_days = (targets.index.max() - targets.index.min()).days
+        first_year = int(targets.index.min().year)
         model = Prophet(
             weekly_seasonality=True,
             yearly_seasonality=span_days >= 2 * 365,
             daily_seasonality=False,
             uncertainty_samples=0,
+            holidays=prophet_holidays(self.country, first_year, first_year + 5),
         )
-        try:
-            model.add_country_holidays(country_name=self.country)
-        except (AttributeError, NotImplementedError, KeyError):
-            logging.getLogger(__name__).warning("no holiday calendar for %s", self.country)
         model.fit(pd.DataFrame({"ds": targets.index, "y": targets.to_numpy()}), seed=self.seed)
         self.model = model
         return self
@@ -111,107 +165,111 @@ class ProphetForecaster:
         self.__dict__.update(state)
 
 
-LAGS = (7, 14, 28, 364)
-FEATURES = (
-    *(f"lag_{lag}" for lag in LAGS),
-    "rolling_mean_7",
-    "rolling_mean_28",
-    "day_of_week",
-    "day_of_month",
-    "month",
-    "week_of_year",
-    "day_of_year",
-    "is_holiday",
-)
-_RECURSION_WINDOW = max(LAGS) + 1
+def boosted_regressor(seed: int, *, n_estimators: int, max_depth: int, n_jobs: int) -> Any:
+    import xgboost as xgb
+
+    return xgb.XGBRegressor(
+        n_estimators=n_estimators,
+        max_depth=max_depth,
+        learning_rate=0.05,
+        subsample=0.8,
+        colsample_bytree=0.8,
+        min_child_weight=5,
+        tree_method="hist",
+        random_state=seed,
+        n_jobs=n_jobs,
+        objective="reg:squarederror",
+    )
 
 
-def lag_features(values: pd.Series, country: str) -> pd.DataFrame:
-    """The features of ``features_daily``, computed from the values alone (means exclude the day).
-
-    Computed here rather than read from the table so that future days, whose lags include our own
-    predictions, get exactly the same definitions as the training days.
-    """
-    dates = pd.DatetimeIndex(values.index)
-    previous = values.shift(1)
-    iso = dates.isocalendar()
-    return pd.DataFrame(
-        {
-            **{f"lag_{lag}": values.shift(lag) for lag in LAGS},
-            "rolling_mean_7": previous.rolling(7, min_periods=1).mean(),
-            "rolling_mean_28": previous.rolling(28, min_periods=1).mean(),
-            "day_of_week": dates.day_of_week + 1,
-            "day_of_month": dates.day,
-            "month": dates.month,
-            "week_of_year": np.asarray(iso.week, dtype="int64"),
-            "day_of_year": dates.day_of_year,
-            "is_holiday": holiday_flags(country, dates),
-        },
-        index=dates,
-    ).astype("float64")
+def predict_from_origin(
+    model: Any, history: pd.Series, country: str, dates: pd.DatetimeIndex, horizon: int
+) -> np.ndarray:
+    """A direct model's forecast of ``dates`` from the last day of ``history``. Days beyond the
+    trained horizon keep their calendar features; the trees read their ``horizon`` as the farthest
+    one they were trained on."""
+    last = pd.Timestamp(history.index.max())
+    ahead = np.asarray((pd.DatetimeIndex(dates) - last).days)
+    reach = int(max(ahead.max(initial=1), 1))
+    state: OriginState = origin_state(history, country, reach)
+    rows = examples(state, np.array([state.days - 1]), reach)
+    raw = to_level(model.predict(rows.features), rows.scale)
+    by_step = pd.Series(raw, index=np.arange(1, reach + 1))
+    out = by_step.reindex(np.clip(ahead, 1, None)).to_numpy(dtype="float64", copy=True)
+    return np.nan_to_num(out, nan=0.0)
 
 
 class XGBoostForecaster:
-    """Gradient-boosted trees on lag, rolling and calendar features, predicted recursively.
+    """Gradient-boosted trees on lag, rolling and calendar features of this tenant alone.
 
-    Beyond the first day of the horizon the lags are our own predictions, never the actuals: the
-    backtest then measures what the model can really do 28 days ahead.
+    Direct multi-horizon: every day of the horizon is predicted from what is known at the origin
+    (``direct_features.py``), so the backtest measures what it can really do 28 days ahead.
     """
 
-    kind = "xgboost"
+    kind = XGBOOST
 
-    def __init__(self, country: str, seed: int = 0, n_estimators: int = 300) -> None:
+    def __init__(self, country: str, seed: int = 0, horizon: int = 28) -> None:
         self.country = country
         self.seed = seed
-        self.n_estimators = n_estimators
+        self.horizon = horizon
         self.model: Any = None
         self.history = pd.Series(dtype="float64")
-        self.closed: frozenset[int] = frozenset()
 
     def fit(self, history: pd.Series, closed: frozenset[int]) -> XGBoostForecaster:
-        import xgboost as xgb
-
-        features = lag_features(history, self.country)
-        targets = _training_targets(history, closed)
-        rows = features.loc[targets.index].iloc[7:]
-        if len(rows) < 14:
-            raise ValueError(f"too few observed days for XGBoost ({len(rows)})")
-        self.model = xgb.XGBRegressor(
-            n_estimators=self.n_estimators,
-            max_depth=4,
-            learning_rate=0.05,
-            subsample=0.8,
-            colsample_bytree=0.8,
-            random_state=self.seed,
-            n_jobs=1,
-            objective="reg:squarederror",
-        )
-        self.model.fit(rows.to_numpy(), targets.loc[rows.index].to_numpy())
-        self.history = history.iloc[-_RECURSION_WINDOW:].copy()
-        self.closed = closed
+        state = origin_state(history, self.country, self.horizon)
+        rows = training_examples(state, self.horizon, state.days - 1, closed)
+        if len(rows) < 28:
+            raise ValueError(f"too few training examples for XGBoost ({len(rows)})")
+        self.model = boosted_regressor(self.seed, n_estimators=120, max_depth=3, n_jobs=1)
+        self.model.fit(rows.features, rows.target)
+        self.history = history
         return self
 
     def predict(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        start = self.history.index.max() + pd.Timedelta(days=1)
-        end = max(dates.max(), start)
-        future = pd.date_range(start, end, freq="D")
-        values = pd.concat([self.history, pd.Series(np.nan, index=future)])
-        for day in future:
-            window = values.loc[day - pd.Timedelta(days=_RECURSION_WINDOW) : day]
-            row = lag_features(window, self.country).iloc[[-1]].to_numpy()
-            closed_day = day.day_of_week + 1 in self.closed
-            values.loc[day] = 0.0 if closed_day else max(float(self.model.predict(row)[0]), 0.0)
-        return values.reindex(dates).to_numpy(dtype="float64")
+        return predict_from_origin(self.model, self.history, self.country, dates, self.horizon)
 
 
-CANDIDATES = (BASELINE, "prophet", "xgboost")
+class GlobalForecaster:
+    """One tenant's use of the batch's global model: the shared booster and this tenant's history."""
+
+    kind = GLOBAL
+
+    def __init__(self, model: Any, history: pd.Series, country: str, horizon: int) -> None:
+        self.model = model
+        self.history = history
+        self.country = country
+        self.horizon = horizon
+
+    def fit(self, history: pd.Series, closed: frozenset[int]) -> GlobalForecaster:
+        raise TypeError("the global model is fitted across a batch (global_model.py)")
+
+    def predict(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        return predict_from_origin(self.model, self.history, self.country, dates, self.horizon)
 
 
-def make_forecaster(kind: str, country: str, seed: int) -> Forecaster:
+class EnsembleForecaster:
+    """The mean of its members' forecasts (the weekday median and the global model): two models
+    that err differently, averaged, beat either on most restaurants' backtests."""
+
+    kind = ENSEMBLE
+
+    def __init__(self, members: list[Forecaster]) -> None:
+        self.members = members
+
+    def fit(self, history: pd.Series, closed: frozenset[int]) -> EnsembleForecaster:
+        raise TypeError("an ensemble is assembled from fitted members (batch.py)")
+
+    def predict(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        return np.mean([member.predict(dates) for member in self.members], axis=0)
+
+
+def make_forecaster(kind: str, country: str, seed: int, horizon: int = 28) -> Forecaster:
     if kind == BASELINE:
         return SeasonalNaive()
-    if kind == "prophet":
+    if kind == WEEKDAY_MEDIAN:
+        return WeekdayMedian()
+    if kind == PROPHET:
         return ProphetForecaster(country, seed)
-    if kind == "xgboost":
-        return XGBoostForecaster(country, seed)
-    raise ValueError(f"unknown candidate {kind!r}; known: {', '.join(CANDIDATES)}")
+    if kind == XGBOOST:
+        return XGBoostForecaster(country, seed, horizon)
+    raise ValueError(f"unknown per-series candidate {kind!r}; known: {', '.join(LOCAL_CANDIDATES)}")

@@ -23,8 +23,9 @@ from typing import Any
 
 import pandas as pd
 
+from flux_pipelines.defs.training.batch import SeriesFailure, train_series
 from flux_pipelines.defs.training.candidates import CANDIDATES
-from flux_pipelines.defs.training.train import TrainingConfig, train_demand_model
+from flux_pipelines.defs.training.train import SeriesJob, TrainingConfig
 
 RESULTS_FILE = "results.json"
 REQUIRED_COLUMNS = ("tenant_id", "metric", "date", "value")
@@ -60,6 +61,7 @@ def read_hyperparameters(path: Path) -> TrainingConfig:
         horizon=int(value("horizon") or defaults.horizon),
         windows=int(value("backtest_windows") or defaults.windows),
         seed=int(value("seed") or defaults.seed),
+        workers=int(value("workers") or defaults.workers),
         candidates=tuple(c.strip() for c in candidates.split(",") if c.strip())
         if candidates
         else CANDIDATES,
@@ -99,51 +101,61 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def series_jobs(data: pd.DataFrame) -> list[SeriesJob]:
+    jobs = []
+    for (tenant_id, metric), rows in data.groupby(["tenant_id", "metric"], sort=True):
+        countries = rows["country"].dropna().unique()
+        country = str(countries[0]) if len(countries) else DEFAULT_COUNTRY
+        history = rows[["date", "value"]].reset_index(drop=True)
+        jobs.append(SeriesJob(str(tenant_id), str(metric), country, history))
+    return jobs
+
+
 def train_batch(
     data: pd.DataFrame, config: TrainingConfig, model_dir: Path
 ) -> list[dict[str, Any]]:
+    """Train every tenant-metric of ``data`` (one global model across them); save each champion."""
+    started = time.perf_counter()
+    jobs = series_jobs(data)
+    outcomes = train_series(jobs, config)
     results: list[dict[str, Any]] = []
-    groups = data.groupby(["tenant_id", "metric"], sort=True)
-    for position, ((tenant_id, metric), rows) in enumerate(groups, start=1):
-        started = time.perf_counter()
-        entry: dict[str, Any] = {"tenant_id": tenant_id, "metric": metric}
+    for position, (job, outcome) in enumerate(zip(jobs, outcomes, strict=True), start=1):
+        entry: dict[str, Any] = {"tenant_id": job.tenant_id, "metric": job.metric}
         try:
-            countries = rows["country"].dropna().unique()
-            country = str(countries[0]) if len(countries) else DEFAULT_COUNTRY
-            model = train_demand_model(
-                rows[["date", "value"]],
-                tenant_id=str(tenant_id),
-                metric=str(metric),
-                country=country,
-                config=config,
-            )
-            path = model.save(model_dir / str(tenant_id) / str(metric))
-            entry |= {
-                "status": "succeeded",
-                "champion": model.kind,
-                "country": country,
-                "model_path": str(path.relative_to(model_dir)),
-                "last_observed_date": model.last_observed_date.date().isoformat(),
-                "backtest": model.backtest,
-            }
+            if isinstance(outcome, SeriesFailure):
+                entry |= {
+                    "status": "failed",
+                    "error": outcome.error,
+                    "traceback": outcome.traceback,
+                }
+            else:
+                path = outcome.save(model_dir / job.tenant_id / job.metric)
+                entry |= {
+                    "status": "succeeded",
+                    "champion": outcome.kind,
+                    "country": job.country,
+                    "model_path": str(path.relative_to(model_dir)),
+                    "last_observed_date": outcome.last_observed_date.date().isoformat(),
+                    "backtest": outcome.backtest,
+                }
         except Exception as exc:  # noqa: BLE001 - one tenant's failure must not fail the batch
             entry |= {
                 "status": "failed",
                 "error": f"{type(exc).__name__}: {exc}",
                 "traceback": traceback.format_exc(limit=5),
             }
-        entry["seconds"] = round(time.perf_counter() - started, 3)
+        entry["seconds"] = (entry.get("backtest") or {}).get("seconds", 0.0)
         log.info(
-            "[%d/%d] %s %s: %s%s in %.1fs",
+            "[%d/%d] %s %s: %s (%s)",
             position,
-            groups.ngroups,
-            tenant_id,
-            metric,
+            len(jobs),
+            job.tenant_id,
+            job.metric,
             entry["status"],
-            f" ({entry.get('champion') or entry.get('error')})",
-            entry["seconds"],
+            entry.get("champion") or entry.get("error"),
         )
         results.append(_json_safe(entry))
+    log.info("batch of %d series in %.1fs", len(jobs), time.perf_counter() - started)
     return results
 
 

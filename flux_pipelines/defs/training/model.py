@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flux_pipelines.defs.training.backtest import closed_day_forecast
+from flux_pipelines.defs.training.backtest import closed_day_forecast, interval
 from flux_pipelines.defs.training.candidates import Forecaster
 
 MODEL_FILE = "model.pkl"
@@ -18,10 +19,10 @@ MODEL_FILE = "model.pkl"
 
 @dataclass
 class DemandModel:
-    """The champion forecaster refitted on the full history, with its backtest residual quantiles.
+    """The champion forecaster refitted on the full history, with its backtest error percentiles.
 
-    P50 is the forecaster's point; P10/P90 add the 10th/90th percentiles of the residuals
-    (actual - forecast) it made on the backtest's held-back days.
+    P50 is the forecaster's point; P10/P90 move it by the 10th/90th percentiles of the log errors
+    (log1p(actual) - log1p(forecast)) it made on the backtest's held-back open days.
     """
 
     tenant_id: str
@@ -30,8 +31,8 @@ class DemandModel:
     country: str
     forecaster: Forecaster
     closed: frozenset[int]
-    residual_q10: float
-    residual_q90: float
+    log_q10: float
+    log_q90: float
     last_observed_date: pd.Timestamp
     backtest: dict[str, Any] = field(default_factory=dict)
 
@@ -39,13 +40,19 @@ class DemandModel:
         start = self.last_observed_date + pd.Timedelta(days=1)
         return pd.date_range(start, periods=horizon, freq="D")
 
-    def predict(self, dates: pd.DatetimeIndex | pd.Series | list[Any]) -> pd.DataFrame:
+    def predict(
+        self,
+        dates: pd.DatetimeIndex | pd.Series | list[Any],
+        closures: Iterable[Any] = (),
+    ) -> pd.DataFrame:
+        """``closures``: dates the restaurant is known to be shut (all three quantiles zero)."""
         index = pd.DatetimeIndex(pd.to_datetime(pd.Series(dates)).dt.normalize())
         p50 = closed_day_forecast(self.forecaster.predict(index), index, self.closed)
-        p10 = np.clip(p50 + min(self.residual_q10, 0.0), 0.0, None)
-        p90 = p50 + max(self.residual_q90, 0.0)
-        shut = np.isin(index.day_of_week + 1, list(self.closed))
-        p10[shut] = p90[shut] = 0.0
+        shut = index.isin(pd.DatetimeIndex(pd.to_datetime(list(closures))).normalize())
+        p50[shut] = 0.0
+        p10, p90 = interval(p50, self.log_q10, self.log_q90)
+        zero = shut | np.isin(index.day_of_week + 1, list(self.closed))
+        p10[zero] = p90[zero] = 0.0
         return pd.DataFrame({"date": index.date, "p10": p10, "p50": p50, "p90": p90})
 
     def save(self, directory: Path) -> Path:

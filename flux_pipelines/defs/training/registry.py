@@ -1,4 +1,17 @@
-"""MLflow: one registered model per tenant-metric, a version per training, the alias ``champion``.
+"""MLflow: one registered model per tenant-metric, a version per training, aliases ``champion``
+and ``challenger``.
+
+Every training registers one version: the run's best candidate (never one that lost to the
+seasonal-naive baseline on the run's backtest windows), refitted on all the data. Aliases:
+
+- ``@champion`` moves to the new version. Every candidate of the run, including the kind the
+  previous champion was, was scored on the same windows, so the new version is the best on the
+  newest data; the previous champion, trained on older data, cannot be scored on those windows
+  without having seen them.
+- ``@challenger`` goes to the previous champion: the best registered non-champion, kept so a
+  regression can be rolled back (``set_registered_model_alias(name, "champion", challenger)``).
+  The run's own runner-up (the best other candidate on the same windows) is recorded in the
+  version's backtest (``challenger``) and its metrics, without a version of its own.
 
 Each version also lands in ``flux.model_versions`` (what the API shows), with ``is_champion``
 moved to it in the same transaction.
@@ -16,6 +29,7 @@ import mlflow
 import mlflow.pyfunc
 import pandas as pd
 import sqlalchemy as sa
+from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
@@ -95,12 +109,19 @@ def _pip_requirements() -> list[str]:
     return pins
 
 
+METRICS = ("wape", "mase", "rmsle", "bias", "coverage", "log_q10", "log_q90")
+
+
 def _metrics(backtest: dict[str, Any]) -> dict[str, float]:
+    """Every candidate's backtest metrics (``<kind>.<metric>``) and the champion's, unprefixed."""
     metrics: dict[str, float] = {}
     for kind, score in backtest.get("candidates", {}).items():
-        for name in ("wape", "mase", "bias", "residual_q10", "residual_q90"):
+        for name in METRICS:
             if isinstance(score.get(name), int | float):
                 metrics[f"{kind}.{name}"] = float(score[name])
+    for name, value in backtest.get("accuracy", {}).items():
+        if isinstance(value, int | float):
+            metrics[name] = float(value)
     return metrics
 
 
@@ -141,6 +162,8 @@ class ModelRegistry:
                     "horizon": backtest.get("horizon"),
                     "windows": ",".join(backtest.get("windows", [])),
                     "candidates": ",".join(backtest.get("candidates", {})),
+                    "challenger_kind": backtest.get("challenger"),
+                    "seed": backtest.get("seed"),
                     "closed_weekdays": ",".join(map(str, backtest.get("closed_weekdays", []))),
                     "last_observed_date": result.get("last_observed_date"),
                 }
@@ -155,7 +178,10 @@ class ModelRegistry:
                 registered_model_name=name,
             )
         number = int(info.registered_model_version)  # type: ignore[arg-type]
+        previous = self.alias_version(name, CHAMPION)
         self.client.set_registered_model_alias(name, CHAMPION, str(number))
+        if previous is not None and previous != number:
+            self.client.set_registered_model_alias(name, CHALLENGER, str(previous))
         record_model_version(
             engine,
             tenant_id=UUID(tenant_id),
@@ -167,6 +193,12 @@ class ModelRegistry:
             mlflow_run_id=run.info.run_id,
         )
         return RegisteredVersion(name, number, run.info.run_id, str(result["champion"]))
+
+    def alias_version(self, name: str, alias: str) -> int | None:
+        try:
+            return int(self.client.get_model_version_by_alias(name, alias).version)
+        except MlflowException:
+            return None
 
     def champion_version(self, tenant_id: str | UUID, metric: str) -> int:
         name = registered_model_name(tenant_id, metric)

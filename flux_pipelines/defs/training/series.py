@@ -71,3 +71,21 @@ def holiday_flags(country: str, dates: pd.DatetimeIndex) -> np.ndarray:
         return np.zeros(0)
     days = _holidays(country, int(dates.min().year), int(dates.max().year))
     return np.fromiter((day in days for day in dates), dtype="float64", count=len(dates))
+
+
+def closure_runs(series: pd.Series, min_days: int = 3) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Known closures: runs of at least ``min_days`` unknown days inside the history.
+
+    They stay unknown (NaN): never sales of zero, never scored, never training targets.
+    """
+    missing = series.isna().to_numpy()
+    runs: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    start = None
+    for position, gap in enumerate(missing):
+        if gap and start is None:
+            start = position
+        elif not gap and start is not None:
+            if position - start >= min_days:
+                runs.append((series.index[start], series.index[position - 1]))
+            start = None
+    return runs

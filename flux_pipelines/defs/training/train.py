@@ -1,17 +1,56 @@
-"""Train one tenant-metric: backtest every candidate, pick the champion, refit it on everything."""
+"""Train one tenant-metric, in the two halves a batch needs around its global model.
+
+1. ``backtest_series``: plan the windows, forecast them with every per-series candidate, and
+   prepare what the series lends the global model (``global_model.py``).
+2. ``finish_series``: with every candidate scored (the global one included), pick the champion and
+   refit it on the whole history.
+
+``train_demand_model`` runs both for a single series (the global model then sees that series only).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from flux_pipelines.defs.training.backtest import backtest, choose_champion
-from flux_pipelines.defs.training.candidates import BASELINE, CANDIDATES, make_forecaster
+from flux_pipelines.defs.training.backtest import (
+    INTERVAL_QUANTILES,
+    CandidateScore,
+    InsufficientHistory,
+    SeriesBacktest,
+    plan_backtest,
+    ranked,
+    run_candidates,
+)
+from flux_pipelines.defs.training.candidates import (
+    BASELINE,
+    CANDIDATES,
+    GLOBAL,
+    LOCAL_CANDIDATES,
+    Forecaster,
+    GlobalForecaster,
+    SeasonalNaive,
+    make_forecaster,
+)
+from flux_pipelines.defs.training.direct_features import LOOKBACK_DAYS
+from flux_pipelines.defs.training.global_model import GlobalInputs, global_inputs
 from flux_pipelines.defs.training.model import DemandModel
-from flux_pipelines.defs.training.series import closed_weekdays, daily_series, last_observed
+from flux_pipelines.defs.training.series import (
+    closed_weekdays,
+    closure_runs,
+    daily_series,
+    iso_weekdays,
+    last_observed,
+)
+
+
+class TrainingFailed(RuntimeError):
+    """A single series could not be trained (the reason, as the batch recorded it)."""
 
 
 @dataclass(frozen=True)
@@ -20,6 +59,169 @@ class TrainingConfig:
     windows: int = 3
     seed: int = 42
     candidates: Sequence[str] = CANDIDATES
+    workers: int = 0  # processes for a batch; 0: one per core
+
+
+@dataclass(frozen=True)
+class SeriesJob:
+    tenant_id: str
+    metric: str
+    country: str
+    history: pd.DataFrame  # date, value (NaN = unknown day)
+
+    def series(self) -> pd.Series:
+        return daily_series(self.history["date"], self.history["value"])
+
+
+@dataclass
+class SeriesBacktestResult:
+    bt: SeriesBacktest
+    global_inputs: GlobalInputs | None
+    seconds: float
+
+
+def backtest_series(job: SeriesJob, config: TrainingConfig) -> SeriesBacktestResult:
+    started = time.perf_counter()
+    series = job.series()
+    bt = plan_backtest(series, config.horizon, config.windows)
+    local = [k for k in dict.fromkeys([BASELINE, *config.candidates]) if k in LOCAL_CANDIDATES]
+    factories = {
+        kind: (lambda kind=kind: make_forecaster(kind, job.country, config.seed, config.horizon))
+        for kind in local
+    }
+    run_candidates(series, bt, factories)
+    inputs = None
+    if GLOBAL in config.candidates:
+        steps = range(1, config.windows + 1)
+        inputs = global_inputs(series, job.country, config.horizon, bt, steps)
+    return SeriesBacktestResult(bt, inputs, time.perf_counter() - started)
+
+
+def refit_champion(job: SeriesJob, kind: str, config: TrainingConfig) -> Forecaster:
+    series = job.series()
+    return make_forecaster(kind, job.country, config.seed, config.horizon).fit(
+        series, closed_weekdays(series)
+    )
+
+
+def global_forecaster(job: SeriesJob, model: Any, config: TrainingConfig) -> GlobalForecaster:
+    series = job.series()
+    tail = series.iloc[-(LOOKBACK_DAYS + 1) :]
+    return GlobalForecaster(model, tail, job.country, config.horizon)
+
+
+def backtest_summary(
+    job: SeriesJob,
+    series: pd.Series,
+    bt: SeriesBacktest,
+    scores: Mapping[str, CandidateScore],
+    champion: str,
+    config: TrainingConfig,
+    seconds: float,
+) -> dict[str, Any]:
+    """What is stored with the version (MLflow, flux.model_versions.backtest) and shown in Dagster."""
+    order = [s.kind for s in ranked(scores)]
+    challenger = next((k for k in order if k != champion), None)
+    best = scores[champion]
+    return {
+        "champion": champion,
+        "challenger": challenger,
+        "baseline": BASELINE,
+        "horizon": config.horizon,
+        "windows": [w.origin.date().isoformat() for w in bt.windows],
+        "closed_weekdays": sorted(closed_weekdays(series)),
+        "closures": [[a.date().isoformat(), b.date().isoformat()] for a, b in closure_runs(series)],
+        "accuracy": {
+            "wape": best.wape,
+            "mase": best.mase,
+            "rmsle": best.rmsle,
+            "bias": best.bias,
+            "coverage_p10_p90": best.coverage,
+            "baseline_wape": scores[BASELINE].wape,
+            "days": best.days,
+        },
+        "interval": {"quantiles": list(INTERVAL_QUANTILES), "space": "log1p", "coverage": "LOWO"},
+        "candidates": {kind: s.as_dict() for kind, s in scores.items()},
+        "ranking": order,
+        "failed_candidates": sorted(bt.failed),
+        "candidate_errors": dict(bt.failed),
+        "observed_days": int(series.notna().sum()),
+        "seed": config.seed,
+        "seconds": round(seconds, 3),
+    }
+
+
+def finish_series(
+    job: SeriesJob,
+    result: SeriesBacktestResult,
+    forecaster: Forecaster,
+    scores: Mapping[str, CandidateScore],
+    champion: str,
+    config: TrainingConfig,
+) -> DemandModel:
+    series = job.series()
+    score = scores[champion]
+    return DemandModel(
+        tenant_id=job.tenant_id,
+        metric=job.metric,
+        kind=champion,
+        country=job.country,
+        forecaster=forecaster,
+        closed=closed_weekdays(series),
+        log_q10=score.log_q10,
+        log_q90=score.log_q90,
+        last_observed_date=last_observed(series),
+        backtest=backtest_summary(job, series, result.bt, scores, champion, config, result.seconds),
+    )
+
+
+MIN_FALLBACK_DAYS = 1
+
+
+def baseline_without_backtest(job: SeriesJob, config: TrainingConfig, reason: str) -> DemandModel:
+    """A restaurant too new for even one backtest window still gets a forecast: the baseline,
+    with intervals from its in-sample week-on-week errors and no accuracy claimed."""
+    series = job.series()
+    observed = int(series.notna().sum())
+    if observed < MIN_FALLBACK_DAYS:
+        raise InsufficientHistory(f"{observed} observed days: need {MIN_FALLBACK_DAYS} to forecast")
+    closed = closed_weekdays(series)
+    open_days = ~np.isin(iso_weekdays(pd.DatetimeIndex(series.index)), list(closed))
+    errors = (np.log1p(series) - np.log1p(series.shift(7)))[open_days].dropna()
+    low, high = INTERVAL_QUANTILES
+    log_q10, log_q90 = (
+        (float(errors.quantile(low)), float(errors.quantile(high)))
+        if len(errors) >= 5
+        else (-0.5, 0.5)
+    )
+    return DemandModel(
+        tenant_id=job.tenant_id,
+        metric=job.metric,
+        kind=BASELINE,
+        country=job.country,
+        forecaster=SeasonalNaive().fit(series, closed),
+        closed=closed,
+        log_q10=log_q10,
+        log_q90=log_q90,
+        last_observed_date=last_observed(series),
+        backtest={
+            "champion": BASELINE,
+            "challenger": None,
+            "baseline": BASELINE,
+            "horizon": config.horizon,
+            "windows": [],
+            "closed_weekdays": sorted(closed),
+            "closures": [
+                [a.date().isoformat(), b.date().isoformat()] for a, b in closure_runs(series)
+            ],
+            "accuracy": {},
+            "candidates": {},
+            "note": f"no backtest ({reason}): the baseline, accuracy not measured yet",
+            "observed_days": observed,
+            "seed": config.seed,
+            "seconds": 0.0,
+        },
+    )
 
 
 def train_demand_model(
@@ -31,36 +233,11 @@ def train_demand_model(
     config: TrainingConfig,
 ) -> DemandModel:
     """``history``: one row per day with ``date`` and ``value`` (NULL/NaN = unknown day)."""
-    started = time.perf_counter()
-    series = daily_series(history["date"], history["value"])
-    kinds = list(dict.fromkeys([BASELINE, *config.candidates]))
-    factories = {
-        kind: (lambda kind=kind: make_forecaster(kind, country, config.seed)) for kind in kinds
-    }
-    scores, windows = backtest(series, factories, config.horizon, config.windows)
-    champion = choose_champion(scores)
-    closed = closed_weekdays(series)
-    forecaster = make_forecaster(champion, country, config.seed).fit(series, closed)
-    score = scores[champion]
-    return DemandModel(
-        tenant_id=tenant_id,
-        metric=metric,
-        kind=champion,
-        country=country,
-        forecaster=forecaster,
-        closed=closed,
-        residual_q10=score.residual_q10,
-        residual_q90=score.residual_q90,
-        last_observed_date=last_observed(series),
-        backtest={
-            "champion": champion,
-            "baseline": BASELINE,
-            "horizon": config.horizon,
-            "windows": [w.origin.date().isoformat() for w in windows],
-            "closed_weekdays": sorted(closed),
-            "candidates": {kind: s.as_dict() for kind, s in scores.items()},
-            "failed_candidates": sorted(set(kinds) - set(scores)),
-            "observed_days": int(series.notna().sum()),
-            "seconds": round(time.perf_counter() - started, 3),
-        },
+    from flux_pipelines.defs.training.batch import train_series
+
+    [outcome] = train_series(
+        [SeriesJob(tenant_id, metric, country, history[["date", "value"]])], config, workers=1
     )
+    if not isinstance(outcome, DemandModel):
+        raise TrainingFailed(outcome.error)
+    return outcome

@@ -1,0 +1,449 @@
+"""Forecast accuracy on real restaurants (Recruit, 829 stores) and training time at scale.
+
+Accuracy: hold out the last 39 days of ``recruit/air_visit_data.csv``, train Flux on the rest
+(every candidate backtested on 3 rolling windows of 39 days, one global model across the 829
+stores, the per-store champion refitted), forecast the 39 days, and score RMSLE and WAPE on the
+held-out rows beside, in the same run, the weekly seasonal naive, the per-store weekday median,
+Prophet with defaults per store and statsforecast's AutoETS. Closed days are absent rows in this
+data, so only rows present are scored (as on Kaggle).
+
+Time: the 829 stores' full retrain + backtest + forecast, then synthetic restaurants with two
+years of history in batches of 100 (as the nightly runs take them); peak memory of the process
+tree is sampled from /proc.
+
+Environment: ``FLUX_BENCH_PARTS`` (``accuracy,synthetic``; default both),
+``FLUX_BENCH_SYNTHETIC`` (restaurants to time; default 1000, extrapolated to 10,000).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flux_pipelines.defs.training.batch import SeriesFailure, train_series
+from flux_pipelines.defs.training.metrics import coverage, rmsle, wape
+from flux_pipelines.defs.training.model import DemandModel
+from flux_pipelines.defs.training.train import SeriesJob, TrainingConfig
+from flux_pipelines.settings import PROJECT_ROOT
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+OUT = PROJECT_ROOT / ".flux" / "bench"
+HOLDOUT_DAYS = 39
+SEED = 42
+BATCH = 100  # tenants per nightly run (max_partitions_per_run)
+GOAL_829_SECONDS = 300
+GOAL_10K_SECONDS = 1800
+
+
+# --- memory ------------------------------------------------------------------------------
+
+
+def _tree_rss_bytes(root: int) -> int:
+    """Resident memory of ``root`` and its descendants (from /proc)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            rss[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[21]) * os.sysconf(
+                "SC_PAGE_SIZE"
+            )
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [p for p, parent in parents.items() if parent == pid and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(rss.get(pid, 0) for pid in tree)
+
+
+class PeakMemory:
+    """Samples the process tree's resident memory every half second."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss_bytes(os.getpid()))
+            self._stop.wait(0.5)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def gib(self) -> float:
+        return self.peak / 2**30
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+def recruit_visits() -> pd.DataFrame:
+    visits = pd.read_csv(DATA / "recruit" / "air_visit_data.csv", parse_dates=["visit_date"])
+    return visits.rename(
+        columns={"air_store_id": "store", "visit_date": "date", "visitors": "value"}
+    )
+
+
+def split(visits: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
+    last = visits["date"].max()
+    first_held = last - pd.Timedelta(days=HOLDOUT_DAYS - 1)
+    days = pd.date_range(first_held, last, freq="D")
+    return visits[visits["date"] < first_held], visits[visits["date"] >= first_held], days
+
+
+def synthetic_restaurants(count: int, days: int = 730, seed: int = 7) -> list[SeriesJob]:
+    """Weekly and yearly seasonality, trend, noise, a closed weekday for a third, closures."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(end="2025-12-31", periods=days, freq="D")
+    weekday = np.asarray(dates.day_of_week)
+    season = np.cos(2 * np.pi * (np.asarray(dates.day_of_year) - 196) / 365.25)
+    jobs = []
+    for i in range(count):
+        weekly = rng.uniform(0.7, 1.5, 7)
+        if i % 3 == 0:
+            weekly[rng.integers(0, 7)] = 0.0
+        level = rng.lognormal(5, 1)
+        trend = 1 + rng.normal(0, 0.1) * np.arange(days) / 365
+        values = level * weekly[weekday] * (1 + rng.uniform(0, 0.3) * season) * trend
+        values = values * rng.lognormal(0, 0.15, days)
+        values[values == 0] = np.nan  # closed days have no row
+        gap = int(rng.integers(30, days - 60))
+        values[gap : gap + int(rng.integers(0, 10))] = np.nan
+        history = pd.DataFrame({"date": dates, "value": np.round(values, 2)})
+        jobs.append(SeriesJob(f"synthetic-{i:05d}", "sales", "US", history.dropna()))
+    return jobs
+
+
+# --- peers -------------------------------------------------------------------------------
+
+
+def seasonal_naive(train: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
+    last = train.assign(wd=train["date"].dt.day_of_week).sort_values("date")
+    by_wd = last.groupby(["store", "wd"])["value"].last()
+    return _weekday_table(by_wd, train, days)
+
+
+def weekday_median(train: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
+    by_wd = train.assign(wd=train["date"].dt.day_of_week).groupby(["store", "wd"])["value"]
+    return _weekday_table(by_wd.median(), train, days)
+
+
+def _weekday_table(by_wd: pd.Series, train: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
+    stores = sorted(train["store"].unique())
+    grid = pd.MultiIndex.from_product([stores, days], names=["store", "date"]).to_frame(index=False)
+    grid["wd"] = grid["date"].dt.day_of_week
+    out = grid.join(by_wd.rename("p50"), on=["store", "wd"])
+    fallback = train.groupby("store")["value"].median()
+    out["p50"] = out["p50"].fillna(out["store"].map(fallback))
+    return out[["store", "date", "p50"]]
+
+
+def _prophet_one(args: tuple[str, pd.DataFrame, pd.DatetimeIndex]) -> pd.DataFrame:
+    import logging
+
+    from cmdstanpy.utils import get_logger
+    from prophet import Prophet
+
+    get_logger().setLevel(logging.WARNING)
+    logging.getLogger("prophet").setLevel(logging.WARNING)
+    store, rows, days = args
+    model = Prophet(uncertainty_samples=0)
+    model.fit(rows.rename(columns={"date": "ds", "value": "y"})[["ds", "y"]])
+    predicted = model.predict(pd.DataFrame({"ds": days}))["yhat"].to_numpy()
+    return pd.DataFrame({"store": store, "date": days, "p50": np.clip(predicted, 0, None)})
+
+
+def prophet_defaults(train: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
+    tasks = [(store, rows, days) for store, rows in train.groupby("store")]
+    with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
+        return pd.concat(pool.map(_prophet_one, tasks, chunksize=8), ignore_index=True)
+
+
+def auto_ets(train: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
+    """AutoETS (season 7) per store; it needs gap-free series, so unknown days take the store's
+    weekday median (closed days would otherwise read as zeros)."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, SeasonalNaive
+
+    end = train["date"].max()
+    frames = []
+    medians = weekday_median(train, pd.date_range(train["date"].min(), end, freq="D"))
+    for store, rows in train.groupby("store"):
+        full = pd.date_range(rows["date"].min(), end, freq="D")
+        series = rows.set_index("date")["value"].reindex(full)
+        fill = medians[medians["store"] == store].set_index("date")["p50"].reindex(full)
+        frames.append(
+            pd.DataFrame({"unique_id": store, "ds": full, "y": series.fillna(fill).to_numpy()})
+        )
+    # Series too short for ETS ("tiny datasets") take statsforecast's own seasonal naive.
+    model = StatsForecast(
+        models=[AutoETS(season_length=7)],
+        freq="D",
+        n_jobs=os.cpu_count() or 1,
+        fallback_model=SeasonalNaive(season_length=7),
+    )
+    forecast = model.forecast(df=pd.concat(frames, ignore_index=True), h=len(days))
+    forecast = forecast.rename(columns={"unique_id": "store", "ds": "date", "AutoETS": "p50"})
+    # statsforecast leaves NaN where a series is shorter than a season: the weekday median fills.
+    filled = forecast.merge(weekday_median(train, days), on=["store", "date"], suffixes=("", "_m"))
+    missing = int(filled["p50"].isna().sum())
+    if missing:
+        print(f"  AutoETS: {missing} NaN forecasts (series shorter than a week) -> weekday median")
+    filled["p50"] = filled["p50"].fillna(filled["p50_m"]).clip(lower=0)
+    return filled[["store", "date", "p50"]]
+
+
+# --- Flux --------------------------------------------------------------------------------
+
+
+def flux_models(
+    train: pd.DataFrame, config: TrainingConfig
+) -> tuple[dict[str, DemandModel], dict[str, str]]:
+    jobs = [
+        SeriesJob(str(store), "visitors", "JP", rows[["date", "value"]].reset_index(drop=True))
+        for store, rows in train.groupby("store")
+    ]
+    models: dict[str, DemandModel] = {}
+    failed: dict[str, str] = {}
+    for job, outcome in zip(jobs, train_series(jobs, config), strict=True):
+        if isinstance(outcome, SeriesFailure):
+            failed[job.tenant_id] = outcome.error
+        else:
+            models[job.tenant_id] = outcome
+    return models, failed
+
+
+def flux_forecast(models: dict[str, DemandModel], days: pd.DatetimeIndex) -> pd.DataFrame:
+    frames = []
+    for store, model in models.items():
+        frame = model.predict(days)
+        frame["store"] = store
+        frame["date"] = pd.to_datetime(frame["date"])
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- scoring and report ------------------------------------------------------------------
+
+
+def scored(held: pd.DataFrame, forecast: pd.DataFrame) -> pd.DataFrame:
+    """The held-out rows with this forecast."""
+    return held.merge(forecast, on=["store", "date"], how="left")
+
+
+def summary(name: str, joined: pd.DataFrame) -> dict[str, Any]:
+    actual, predicted = joined["value"].to_numpy(float), joined["p50"].to_numpy(float)
+    per_store = joined.groupby("store").apply(
+        lambda g: rmsle(g["value"].to_numpy(float), g["p50"].to_numpy(float)),
+        include_groups=False,
+    )
+    return {
+        "method": name,
+        "rmsle": rmsle(actual, predicted),
+        "wape": wape(actual, predicted),
+        "median_store_rmsle": float(per_store.median()),
+        "missing": int(np.isnan(predicted).sum()),
+    }
+
+
+def plot(results: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colors = ["#c0392b" if m.startswith("flux") else "#7f8c8d" for m in results["method"]]
+    for ax, metric in zip(axes, ("rmsle", "wape"), strict=True):
+        ax.barh(results["method"], results[metric], color=colors)
+        for y, value in enumerate(results[metric]):
+            ax.text(value, y, f" {value:.3f}", va="center")
+        ax.set_title(f"{metric.upper()} on the last {HOLDOUT_DAYS} days (lower is better)")
+        ax.invert_yaxis()
+    axes[0].axvline(0.50, ls="--", color="#2c3e50", lw=1)
+    fig.suptitle("Recruit: 829 restaurants, Flux champions vs peers")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the worker pools, cmdstan)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(label: str, fn: Callable[[], Any]) -> tuple[Any, float]:
+    """Wall time, and the CPU time it took: on a machine others share, CPU / cores is what the
+    same work needs on idle cores."""
+    started, cpu = time.perf_counter(), cpu_seconds()
+    value = fn()
+    seconds, used = time.perf_counter() - started, cpu_seconds() - cpu
+    cores = os.cpu_count() or 1
+    print(
+        f"  {label}: {seconds:.1f} s wall, {used:.0f} s CPU (= {used / cores:.0f} s on {cores} "
+        f"idle cores), load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    return value, seconds
+
+
+def accuracy() -> None:
+    visits = recruit_visits()
+    train, held, days = split(visits)
+    print(
+        f"recruit: {visits['store'].nunique()} stores, train {train['date'].min().date()}.."
+        f"{train['date'].max().date()}, held out {days[0].date()}..{days[-1].date()} "
+        f"({len(held)} rows), {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    config = TrainingConfig(horizon=HOLDOUT_DAYS, windows=3, seed=SEED)
+    with PeakMemory() as memory:
+        (models, failed), flux_seconds = timed(
+            "flux: retrain + backtest (3 x 39 days) of 829 stores",
+            lambda: flux_models(train, config),
+        )
+        flux, forecast_seconds = timed("flux: forecast", lambda: flux_forecast(models, days))
+    total = flux_seconds + forecast_seconds
+    print(
+        f"  flux total {total:.1f} s for 829 stores (goal <= {GOAL_829_SECONDS} s: "
+        f"{'met' if total <= GOAL_829_SECONDS else 'NOT met'}), peak memory {memory.gib:.2f} GiB, "
+        f"{len(failed)} failed {sorted(set(failed.values()))[:3]}",
+        flush=True,
+    )
+    peers: dict[str, pd.DataFrame] = {}
+    peers["seasonal naive (weekly)"], _ = timed(
+        "seasonal naive", lambda: seasonal_naive(train, days)
+    )
+    peers["weekday median (per store)"], _ = timed(
+        "weekday median", lambda: weekday_median(train, days)
+    )
+    peers["prophet (defaults, per store)"], _ = timed(
+        "prophet defaults", lambda: prophet_defaults(train, days)
+    )
+    peers["statsforecast AutoETS"], _ = timed("AutoETS", lambda: auto_ets(train, days))
+
+    # Stores whose first row falls in the holdout cannot be forecast by anyone: not scored.
+    unseen = ~held["store"].isin(train["store"].unique())
+    print(
+        f"  scored: {int((~unseen).sum())} held-out rows ({int(unseen.sum())} rows of "
+        f"{held.loc[unseen, 'store'].nunique()} stores with no history before the holdout left out)"
+    )
+    held = held[~unseen]
+    flux_joined = scored(held, flux)
+    rows = [summary("flux champions", flux_joined)]
+    rows += [summary(name, scored(held, forecast)) for name, forecast in peers.items()]
+    results = pd.DataFrame(rows)
+    flux_row = results.iloc[0]
+    results["flux_rmsle_ratio"] = flux_row["rmsle"] / results["rmsle"]
+    results["flux_wape_ratio"] = flux_row["wape"] / results["wape"]
+    with pd.option_context("display.width", 140, "display.precision", 4):
+        print(results.to_string(index=False))
+    beaten = all(
+        (flux_row["rmsle"] < r["rmsle"]) and (flux_row["wape"] < r["wape"])
+        for _, r in results.iloc[1:].iterrows()
+    )
+    print(f"flux beats every peer on both RMSLE and WAPE: {beaten}")
+    print(f"stretch (RMSLE <= 0.50): {'met' if flux_row['rmsle'] <= 0.50 else 'not met'}")
+
+    backtests = pd.DataFrame(
+        [
+            {"kind": kind, **{k: c[k] for k in ("wape", "rmsle", "coverage")}}
+            for m in models.values()
+            for kind, c in m.backtest["candidates"].items()
+        ]
+    )
+    print("backtest medians per candidate (3 windows x 39 days before the holdout):")
+    print(backtests.groupby("kind").median().round(4).to_string())
+    champions = pd.Series([m.kind for m in models.values()]).value_counts()
+    print("champions: " + ", ".join(f"{k} {v}" for k, v in champions.items()))
+    backtest_cov = [m.backtest["accuracy"].get("coverage_p10_p90", np.nan) for m in models.values()]
+    held_cov = coverage(
+        flux_joined["value"].to_numpy(float),
+        flux_joined["p10"].to_numpy(float),
+        flux_joined["p90"].to_numpy(float),
+    )
+    print(
+        f"P10-P90 coverage: backtest (window left out) median {np.nanmedian(backtest_cov):.3f}; "
+        f"on the held-out 39 days {held_cov:.3f} (target 0.80)"
+    )
+    path = OUT / "forecast_accuracy.png"
+    plot(results, path)
+    print(f"plot: {path}")
+
+
+def synthetic() -> None:
+    count = int(os.environ.get("FLUX_BENCH_SYNTHETIC", "1000"))
+    jobs = synthetic_restaurants(count)
+    config = TrainingConfig(horizon=28, windows=3, seed=SEED)
+    print(
+        f"synthetic: {count} restaurants x 730 days, batches of {BATCH} (one global model each), "
+        f"load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    failed = 0
+    with PeakMemory() as memory:
+        started, cpu = time.perf_counter(), cpu_seconds()
+        for first in range(0, count, BATCH):
+            batch = jobs[first : first + BATCH]
+            outcomes = train_series(batch, config)
+            for outcome in outcomes:
+                if isinstance(outcome, DemandModel):
+                    outcome.predict(outcome.future_dates(config.horizon))
+                else:
+                    failed += 1
+            done = first + len(batch)
+            elapsed = time.perf_counter() - started
+            print(f"  {done} done in {elapsed:.0f} s ({elapsed / done:.3f} s each)", flush=True)
+        seconds, used = time.perf_counter() - started, cpu_seconds() - cpu
+    cores = os.cpu_count() or 1
+    print(
+        f"  CPU {used:.0f} s (= {used / cores:.0f} s on {cores} idle cores; "
+        f"10,000: {used / cores / count * 10_000 / 60:.1f} min), load {os.getloadavg()[0]:.1f}"
+    )
+    per_10k = seconds / count * 10_000
+    print(
+        f"synthetic {count}: {seconds:.0f} s, {failed} failed, peak memory {memory.gib:.2f} GiB; "
+        f"10,000 restaurants: {per_10k / 60:.1f} min"
+        f"{' (extrapolated linearly)' if count < 10_000 else ''} "
+        f"(goal <= {GOAL_10K_SECONDS / 60:.0f} min: "
+        f"{'met' if per_10k <= GOAL_10K_SECONDS else 'NOT met'})"
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="  %(message)s")
+    logging.getLogger("flux.training").setLevel(logging.INFO)  # the batch's phase timings
+    parts = os.environ.get("FLUX_BENCH_PARTS", "accuracy,synthetic").split(",")
+    if "accuracy" in parts:
+        accuracy()
+    if "synthetic" in parts:
+        synthetic()

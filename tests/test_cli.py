@@ -1,0 +1,130 @@
+"""The operators' command line, run as a newcomer would: the `flux` script in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from flux_pipelines.db.tables import forecasts, uploads, users
+from flux_pipelines.settings import FluxSettings
+
+FLUX = str(Path(sys.executable).with_name("flux"))
+
+
+def flux(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [FLUX, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+
+
+def test_tenants_users_and_uploads(
+    settings: FluxSettings, pipeline_engine: sa.Engine, tmp_path: Path
+) -> None:
+    created = flux("tenants", "create", "Chez CLI", "--country", "fr")
+    assert created.returncode == 0, created.stderr
+    tenant = UUID(created.stdout.strip())
+
+    short = flux(
+        "users",
+        "create",
+        "--tenant",
+        str(tenant),
+        "--email",
+        "a@cli.example",
+        "--role",
+        "chef",
+        stdin="short\n",
+    )
+    assert short.returncode == 1 and "at least 8" in short.stderr
+    made = flux(
+        "users",
+        "create",
+        "--tenant",
+        str(tenant),
+        "--email",
+        "Chef@CLI.example",
+        "--role",
+        "chef",
+        stdin="long enough secret\n",
+    )
+    assert made.returncode == 0, made.stderr
+    with pipeline_engine.connect() as conn:
+        user = conn.execute(
+            sa.select(users).where(users.c.user_id == UUID(made.stdout.strip()))
+        ).one()
+    assert (user.tenant_id, user.email, user.role) == (tenant, "chef@cli.example", "chef")
+    assert "long enough secret" not in user.password_hash
+
+    sales = tmp_path / "export.csv"
+    sales.write_text("Day;Net Total\n2025-02-01;120,50\n")
+    sent = flux(
+        "upload",
+        "--tenant",
+        str(tenant),
+        "--map",
+        "date=Day",
+        "--map",
+        "sales=Net Total",
+        str(sales),
+    )
+    assert sent.returncode == 0, sent.stderr
+    with pipeline_engine.connect() as conn:
+        upload = conn.execute(
+            sa.select(uploads).where(uploads.c.upload_id == UUID(sent.stdout.strip()))
+        ).one()
+    assert (upload.tenant_id, upload.status, upload.column_mapping) == (
+        tenant,
+        "received",
+        {"date": "Day", "sales": "Net Total"},
+    )
+    bad_map = flux("upload", "--tenant", str(tenant), "--map", "sales", str(sales))
+    assert bad_map.returncode == 1 and "is not name=header" in bad_map.stderr
+
+
+def test_forecasts_export_writes_one_tenants_rows(
+    settings: FluxSettings, pipeline_engine: sa.Engine, make_tenant, tmp_path: Path
+) -> None:
+    mine, theirs = make_tenant(), make_tenant()
+    start = dt.date(2026, 1, 1)
+    with pipeline_engine.begin() as conn:
+        for tenant, level in ((mine, 100.0), (theirs, 900.0)):
+            conn.execute(
+                sa.insert(forecasts),
+                [
+                    {
+                        "tenant_id": tenant,
+                        "metric": "sales",
+                        "date": start + dt.timedelta(days=i),
+                        "p10": level - 10,
+                        "p50": level + i,
+                        "p90": level + 50,
+                        "model_version": 3,
+                    }
+                    for i in range(5)
+                ],
+            )
+    out = tmp_path / "forecasts.csv"
+    result = flux("forecasts", "export", "--tenant", str(mine), str(out))
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [r["tenant"] for r in rows] == [str(mine)] * 5
+    assert [float(r["p50"]) for r in rows] == [100.0 + i for i in range(5)]
+    assert set(rows[0]) == {"tenant", "date", "metric", "p10", "p50", "p90", "model_version"}
+
+
+def test_db_url_names_the_role(settings: FluxSettings) -> None:
+    result = flux("db", "url", "--role", "api")
+    assert result.returncode == 0
+    assert result.stdout.startswith("postgresql://flux_api@") and settings.database_url

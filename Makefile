@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 export DAGSTER_HOME ?= $(CURDIR)/.flux/dagster
 
-.PHONY: install db run test lint format typecheck unit ui api stop bench clean
+.PHONY: install db run test lint format typecheck unit ui api mlflow stop bench clean
 
 .tools/uv/bin/uv:
 	$(PYTHON) -m venv .tools/uv
@@ -47,6 +47,9 @@ ui: db
 
 api: db
 	$(BIN)/flux api
+
+mlflow: db
+	$(BIN)/flux mlflow
 
 stop: install
 	$(BIN)/flux stop

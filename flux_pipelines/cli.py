@@ -236,8 +236,29 @@ def cmd_api(args: argparse.Namespace, settings: FluxSettings) -> None:
     )
 
 
+def cmd_mlflow(args: argparse.Namespace, settings: FluxSettings) -> None:
+    from flux_pipelines.defs.training.registry import ensure_store, tracking_uri
+
+    ensure_store(settings)
+    print(
+        f"MLflow UI on http://{args.host}:{args.port} (Ctrl-C or `make stop` to stop)", flush=True
+    )
+    mlflow = str(Path(sys.executable).with_name("mlflow"))
+    command = [
+        mlflow,
+        "ui",
+        "--backend-store-uri",
+        tracking_uri(settings),
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
+    _serve(settings, "mlflow", command, {})
+
+
 def cmd_stop(args: argparse.Namespace, settings: FluxSettings) -> None:
-    for name in ("ui", "api"):
+    for name in ("ui", "api", "mlflow"):
         pid_file = _pid_file(settings, name)
         if pid_file.exists():
             try:
@@ -315,6 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
     api.set_defaults(func=cmd_api)
+    mlflow = sub.add_parser("mlflow", help="the MLflow UI on the model registry")
+    mlflow.add_argument("--host", default="127.0.0.1")
+    mlflow.add_argument("--port", type=int, default=5000)
+    mlflow.set_defaults(func=cmd_mlflow)
     sub.add_parser(
         "stop", help="stop the servers and the local database Flux started"
     ).set_defaults(func=cmd_stop)

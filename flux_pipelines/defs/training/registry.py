@@ -61,8 +61,7 @@ def tracking_uri(settings: FluxSettings) -> str:
 
 
 def ensure_store(settings: FluxSettings) -> None:
-    """The pipeline role owns the MLflow database but, being NOINHERIT, cannot create tables in its
-    ``public`` schema (owned by pg_database_owner): MLflow's tables go in a schema it creates."""
+    """MLflow's tables go in a schema of their own, which the pipeline role creates and owns."""
     if settings.mlflow_tracking_uri:
         return
     engine = sa.create_engine(default_store_url(settings), poolclass=sa.NullPool)

@@ -1,16 +1,20 @@
-"""Fixtures the API tests share (imported explicitly by each module that uses them)."""
+"""Fixtures the API tests share: a pytest plugin (``tests/conftest.py``), so every test module
+has them without importing them. Import the types and helpers from ``api_fixtures``."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from flux_api.main import create_app
 from flux_api.security import UserRole, create_access_token, hash_password
 from flux_pipelines.db.tables import (
     forecasts,
@@ -42,6 +46,13 @@ class Member:
 
 
 MakeMember = Callable[..., Member]
+
+
+@pytest.fixture(scope="module")
+def client(settings: FluxSettings) -> Iterator[TestClient]:
+    """The app with the test settings, started once per module."""
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 @pytest.fixture
@@ -159,4 +170,16 @@ def operations(app: FastAPI) -> set[tuple[str, str]]:
     """Every operation the app serves, from its OpenAPI document (no route is hidden from it)."""
     return {
         (method.upper(), path) for path, ops in app.openapi()["paths"].items() for method in ops
+    }
+
+
+def assert_problem(response: httpx.Response, status: int, title: str, detail: str) -> None:
+    """``response`` is exactly this problem document (RFC 9457), and says so in its type."""
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json() == {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
     }

@@ -5,48 +5,19 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 import pytest
 import sqlalchemy as sa
+from api_fixtures import PASSWORD, MakeMember
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from flux_api.main import create_app
-from flux_api.security import decode_access_token, hash_password
+from flux_api.security import decode_access_token
 from flux_pipelines.db.tables import users
 from flux_pipelines.settings import FluxSettings
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
-@pytest.fixture
-def make_user(pipeline_engine: sa.Engine) -> Callable[..., tuple[uuid.UUID, str]]:
-    def _make(tenant_id: uuid.UUID, role: str = "owner") -> tuple[uuid.UUID, str]:
-        email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
-        with pipeline_engine.begin() as conn:
-            user_id: uuid.UUID = conn.execute(
-                sa.insert(users)
-                .values(
-                    tenant_id=tenant_id,
-                    email=email,
-                    password_hash=hash_password(PASSWORD),
-                    role=role,
-                )
-                .returning(users.c.user_id)
-            ).scalar_one()
-        return user_id, email
-
-    return _make
 
 
 def _login(client: TestClient, email: str, password: str = PASSWORD) -> Any:
@@ -82,26 +53,26 @@ def _get_uploads(client: TestClient, token: str) -> Any:
 
 
 def test_token_is_issued_and_accepted(
-    client: TestClient, settings: FluxSettings, make_tenant, make_user
+    client: TestClient, settings: FluxSettings, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
     tenant = make_tenant()
-    user_id, email = make_user(tenant, "manager")
+    member = make_member(tenant, "manager")
     # E-mail addresses are matched without regard to case.
-    response = _login(client, email.upper())
+    response = _login(client, member.email.upper())
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == settings.token_ttl_minutes * 60
     claims = decode_access_token(body["access_token"], settings)
-    assert (claims.user_id, claims.tenant_id, claims.role) == (user_id, tenant, "manager")
+    assert (claims.user_id, claims.tenant_id, claims.role) == (member.user_id, tenant, "manager")
     assert _get_uploads(client, body["access_token"]).status_code == 200
 
 
 def test_wrong_password_and_unknown_email_get_the_same_401(
-    client: TestClient, make_tenant, make_user
+    client: TestClient, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
-    _, email = make_user(make_tenant())
-    wrong = _login(client, email, "not the password")
+    member = make_member(make_tenant())
+    wrong = _login(client, member.email, "not the password")
     unknown = _login(client, f"nobody-{uuid.uuid4().hex}@example.com")
     for response in (wrong, unknown):
         assert response.status_code == 401
@@ -111,16 +82,18 @@ def test_wrong_password_and_unknown_email_get_the_same_401(
 
 
 def test_disabled_user_can_neither_log_in_nor_use_an_earlier_token(
-    client: TestClient, pipeline_engine: sa.Engine, make_tenant, make_user
+    client: TestClient, pipeline_engine: sa.Engine, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
-    user_id, email = make_user(make_tenant())
-    token = _login(client, email).json()["access_token"]
+    member = make_member(make_tenant())
+    token = _login(client, member.email).json()["access_token"]
     assert _get_uploads(client, token).status_code == 200
     with pipeline_engine.begin() as conn:
         conn.execute(
-            sa.update(users).where(users.c.user_id == user_id).values(disabled_at=sa.func.now())
+            sa.update(users)
+            .where(users.c.user_id == member.user_id)
+            .values(disabled_at=sa.func.now())
         )
-    assert _login(client, email).status_code == 401
+    assert _login(client, member.email).status_code == 401
     assert _get_uploads(client, token).status_code == 401
 
 
@@ -147,13 +120,13 @@ def test_request_without_token_is_401(client: TestClient) -> None:
     ],
 )
 def test_bad_tokens_are_refused_with_401(
-    forge: str, client: TestClient, settings: FluxSettings, make_tenant, make_user
+    forge: str, client: TestClient, settings: FluxSettings, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
     tenant, other_tenant = make_tenant(), make_tenant()
-    user_id, email = make_user(tenant)
-    good = _login(client, email).json()["access_token"]
+    member = make_member(tenant)
+    good = _login(client, member.email).json()["access_token"]
     assert _get_uploads(client, good).status_code == 200
-    claims = _claims(settings, user_id, tenant)
+    claims = _claims(settings, member.user_id, tenant)
     now = datetime.now(UTC)
     if forge == "other_secret":
         token = _sign(settings, claims, key="another-secret-that-is-long-enough-for-hs256!")
@@ -189,11 +162,11 @@ def test_bad_tokens_are_refused_with_401(
 
 
 def test_a_validly_signed_token_for_a_user_outside_its_tenant_is_refused(
-    client: TestClient, settings: FluxSettings, make_tenant, make_user
+    client: TestClient, settings: FluxSettings, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
     # Even with the signing key, a token must name a user of its own tenant (checked through RLS).
     tenant, other_tenant = make_tenant(), make_tenant()
-    user_id, _ = make_user(tenant)
+    user_id = make_member(tenant).user_id
     token = _sign(settings, _claims(settings, user_id, other_tenant))
     assert _get_uploads(client, token).status_code == 401
     assert (

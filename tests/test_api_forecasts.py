@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from api_fixtures import DAYS, START, MakeMember, SeededTenant, seed_tenant
 from fastapi.testclient import TestClient
 
-from flux_api.main import create_app
 from flux_pipelines.db.tables import forecasts
-from flux_pipelines.settings import FluxSettings
-from tests.api_fixtures import DAYS, START, MakeMember, SeededTenant, make_member, seed_tenant
-
-__all__ = ["make_member"]
-
-
-@pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 @pytest.fixture

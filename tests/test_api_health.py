@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
+from api_fixtures import assert_problem
 from fastapi.testclient import TestClient
 
 from flux_api.main import create_app
 from flux_pipelines.settings import FluxSettings
-
-
-@pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 def test_healthz_and_readyz(client: TestClient) -> None:
@@ -38,14 +30,7 @@ def test_readyz_is_503_when_the_database_is_unreachable(settings: FluxSettings) 
 
 def test_unknown_route_is_a_problem_document(client: TestClient) -> None:
     response = client.get("/v1/nothing-here")
-    assert response.status_code == 404
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json() == {
-        "type": "about:blank",
-        "title": "Not Found",
-        "status": 404,
-        "detail": "Not Found",
-    }
+    assert_problem(response, 404, "Not Found", "Not Found")
 
 
 def test_openapi_lists_the_v1_endpoints(client: TestClient) -> None:

@@ -3,148 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 import sqlalchemy as sa
+from api_fixtures import DAYS, PASSWORD, START, MakeMember, SeededTenant, operations, seed_tenant
 from fastapi.testclient import TestClient
 
 from flux_api.main import create_app
 from flux_api.reads import READ_POOL_SIZE
-from flux_api.security import create_access_token, hash_password
 from flux_pipelines.db.tables import (
     forecasts,
-    model_versions,
-    rejected_rows,
-    staged_sales,
     uploads,
     users,
 )
-from flux_pipelines.landing import upload_key
 from flux_pipelines.settings import FluxSettings
-from tests.api_fixtures import (
-    PASSWORD,
-    MakeMember,
-    SeededTenant,
-    make_member,
-    operations,
-    seed_tenant,
-)
-
-__all__ = ["make_member"]
-
-START = date(2025, 3, 1)
-DAYS = 7
-
-
-@dataclass(frozen=True)
-class Restaurant:
-    tenant_id: uuid.UUID
-    upload_id: uuid.UUID
-    headers: dict[str, str]
-    base: float  # every value of this tenant lies in [base, base + 1000): easy to tell apart
-
-
-def _seed(
-    engine: sa.Engine, settings: FluxSettings, tenant_id: uuid.UUID, base: float
-) -> Restaurant:
-    upload_id = uuid.uuid4()
-    days = [START + timedelta(days=i) for i in range(DAYS)]
-    with engine.begin() as conn:
-        user_id: uuid.UUID = conn.execute(
-            sa.insert(users)
-            .values(
-                tenant_id=tenant_id,
-                email=f"owner-{uuid.uuid4().hex[:8]}@example.com",
-                password_hash=hash_password("unused"),
-                role="owner",
-            )
-            .returning(users.c.user_id)
-        ).scalar_one()
-        conn.execute(
-            sa.insert(uploads).values(
-                upload_id=upload_id,
-                tenant_id=tenant_id,
-                object_key=upload_key(tenant_id, upload_id),
-                filename=f"sales-{base:.0f}.csv",
-                status="loaded",
-                rows_total=DAYS + 1,
-                rows_loaded=DAYS,
-                rows_rejected=1,
-            )
-        )
-        conn.execute(
-            sa.insert(rejected_rows).values(
-                tenant_id=tenant_id,
-                upload_id=upload_id,
-                line_number=9,
-                column_name="sales",
-                value=f"bad-{base:.0f}",
-                reason="not a number",
-            )
-        )
-        conn.execute(
-            sa.insert(staged_sales),
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "metric": "sales",
-                    "date": d,
-                    "value": base + i,
-                    "upload_id": upload_id,
-                }
-                for i, d in enumerate(days)
-            ],
-        )
-        conn.execute(
-            sa.insert(model_versions).values(
-                tenant_id=tenant_id,
-                metric="sales",
-                version=int(base),
-                model_name=f"flux-{tenant_id}-sales",
-                model_kind="xgboost",
-                is_champion=True,
-                wape=0.1,
-                baseline_wape=0.2,
-            )
-        )
-        conn.execute(
-            sa.insert(forecasts),
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "metric": "sales",
-                    "date": d + timedelta(days=DAYS),
-                    "p10": base + i,
-                    "p50": base + i + 1,
-                    "p90": base + i + 2,
-                    "model_version": int(base),
-                }
-                for i, d in enumerate(days)
-            ],
-        )
-    token = create_access_token(user_id, tenant_id, "owner", settings)
-    return Restaurant(tenant_id, upload_id, {"Authorization": f"Bearer {token}"}, base)
-
-
-@pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 @pytest.fixture
 def pair(
-    pipeline_engine: sa.Engine, settings: FluxSettings, make_tenant
-) -> tuple[Restaurant, Restaurant]:  # type: ignore[no-untyped-def]
-    a = _seed(pipeline_engine, settings, make_tenant("A"), 1000.0)
-    b = _seed(pipeline_engine, settings, make_tenant("B"), 900000.0)
+    pipeline_engine: sa.Engine, make_tenant, make_member: MakeMember
+) -> tuple[SeededTenant, SeededTenant]:  # type: ignore[no-untyped-def]
+    a_tenant, b_tenant = make_tenant("A"), make_tenant("B")
+    a = seed_tenant(pipeline_engine, a_tenant, make_member(a_tenant, "owner"), 1000.0)
+    b = seed_tenant(pipeline_engine, b_tenant, make_member(b_tenant, "owner"), 987654.0)
     return a, b
 
 
@@ -155,9 +40,9 @@ def _values(rows: list[dict[str, object]], *keys: str) -> set[float]:
 def test_forecasts_sales_and_models_are_the_callers_only(client: TestClient, pair) -> None:  # type: ignore[no-untyped-def]
     a, b = pair
     for caller, other in ((a, b), (b, a)):
-        fc = client.get("/v1/forecasts", headers=caller.headers)
-        sales = client.get("/v1/sales/daily", headers=caller.headers)
-        models = client.get("/v1/models/current", headers=caller.headers)
+        fc = client.get("/v1/forecasts", headers=caller.owner.headers)
+        sales = client.get("/v1/sales/daily", headers=caller.owner.headers)
+        models = client.get("/v1/models/current", headers=caller.owner.headers)
         for response in (fc, sales, models):
             assert response.status_code == 200, response.text
             assert str(other.tenant_id) not in response.text
@@ -175,43 +60,47 @@ def test_forecasts_sales_and_models_are_the_callers_only(client: TestClient, pai
 
 def test_uploads_are_the_callers_only_and_others_are_not_found(client: TestClient, pair) -> None:  # type: ignore[no-untyped-def]
     a, b = pair
-    listed = client.get("/v1/uploads", headers=a.headers)
+    listed = client.get("/v1/uploads", headers=a.owner.headers)
     assert listed.status_code == 200
     assert [u["upload_id"] for u in listed.json()["items"]] == [str(a.upload_id)]
     assert listed.json()["total"] == 1
     assert str(b.upload_id) not in listed.text
 
-    own = client.get(f"/v1/uploads/{a.upload_id}", headers=a.headers)
+    own = client.get(f"/v1/uploads/{a.upload_id}", headers=a.owner.headers)
     assert own.status_code == 200
     assert own.json()["rejected_rows"] == [
         {"line_number": 9, "column": "sales", "value": "bad-1000", "reason": "not a number"}
     ]
 
-    theirs = client.get(f"/v1/uploads/{b.upload_id}", headers=a.headers)
+    theirs = client.get(f"/v1/uploads/{b.upload_id}", headers=a.owner.headers)
     assert theirs.status_code == 404
     assert theirs.headers["content-type"].startswith("application/problem+json")
-    assert str(b.upload_id) not in theirs.text and "bad-900000" not in theirs.text
+    assert str(b.upload_id) not in theirs.text and "bad-987654" not in theirs.text
     # Found by its own tenant: the 404 above is isolation, not a missing row.
-    assert client.get(f"/v1/uploads/{b.upload_id}", headers=b.headers).status_code == 200
+    assert client.get(f"/v1/uploads/{b.upload_id}", headers=b.owner.headers).status_code == 200
 
 
 def test_forecasts_and_sales_filter_by_range_and_metric(client: TestClient, pair) -> None:  # type: ignore[no-untyped-def]
     a, _ = pair
-    first_forecast_day = START + timedelta(days=DAYS)
+    first_forecast_day = START + timedelta(days=DAYS - 3)  # overlaps the last actuals
     window = {
         "start": str(first_forecast_day + timedelta(days=2)),
         "end": str(first_forecast_day + timedelta(days=3)),
     }
-    fc = client.get("/v1/forecasts", headers=a.headers, params={**window, "metric": "sales"})
+    fc = client.get("/v1/forecasts", headers=a.owner.headers, params={**window, "metric": "sales"})
     assert [row["date"] for row in fc.json()["items"]] == [window["start"], window["end"]]
-    covers = client.get("/v1/forecasts", headers=a.headers, params={"metric": "covers"}).json()
+    covers = client.get(
+        "/v1/forecasts", headers=a.owner.headers, params={"metric": "covers"}
+    ).json()
     assert covers["items"] == [] and covers["total"] == 0
     sales = client.get(
-        "/v1/sales/daily", headers=a.headers, params={"start": str(START), "end": str(START)}
+        "/v1/sales/daily", headers=a.owner.headers, params={"start": str(START), "end": str(START)}
     )
     assert sales.json()["items"] == [{"date": str(START), "metric": "sales", "value": a.base}]
     backwards = client.get(
-        "/v1/forecasts", headers=a.headers, params={"start": window["end"], "end": window["start"]}
+        "/v1/forecasts",
+        headers=a.owner.headers,
+        params={"start": window["end"], "end": window["start"]},
     )
     assert backwards.status_code == 422
     assert backwards.json()["status"] == 422
@@ -264,16 +153,6 @@ def test_catalog_every_tenant_table_has_forced_rls_and_flux_api_is_unprivileged(
         assert memberships == []
 
 
-@pytest.fixture
-def victims(
-    pipeline_engine: sa.Engine, make_tenant, make_member: MakeMember
-) -> tuple[SeededTenant, SeededTenant]:  # type: ignore[no-untyped-def]
-    a_tenant, b_tenant = make_tenant("A"), make_tenant("B")
-    a = seed_tenant(pipeline_engine, a_tenant, make_member(a_tenant, "owner"), 1000.0)
-    b = seed_tenant(pipeline_engine, b_tenant, make_member(b_tenant, "owner"), 987654.0)
-    return a, b
-
-
 # How A's owner asks, for each operation, about B's objects: path ids are B's, query ids are B's.
 BOLA_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/users"): {
@@ -310,9 +189,9 @@ def test_bola_matrix_a_never_reaches_b(
     client: TestClient,
     settings: FluxSettings,
     pipeline_engine: sa.Engine,
-    victims: tuple[SeededTenant, SeededTenant],
+    pair: tuple[SeededTenant, SeededTenant],
 ) -> None:
-    a, b = victims
+    a, b = pair
     app = create_app(settings)
     schema = app.openapi()
     for method, path in sorted(operations(app)):

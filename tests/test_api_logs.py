@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
+from api_fixtures import PASSWORD, MakeMember
 from fastapi.testclient import TestClient
 
-from flux_api.main import create_app
-from flux_pipelines.settings import FluxSettings
-from tests.api_fixtures import PASSWORD, MakeMember, make_member
-
-__all__ = ["make_member"]
-
 SECRET_CONTENT = b"date,sales\n2025-01-01,777123.45\n"
-
-
-@pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 def test_request_logs_are_json_with_id_tenant_route_status_latency_and_no_secrets(

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from api_fixtures import PASSWORD, MakeMember, Member, operations
 from fastapi.testclient import TestClient
 
 from flux_api.main import create_app
 from flux_api.security import UserRole
 from flux_pipelines.settings import FluxSettings
-from tests.api_fixtures import PASSWORD, MakeMember, Member, make_member, operations
-
-__all__ = ["make_member"]
 
 ALL: frozenset[UserRole] = frozenset({"owner", "manager", "chef"})
 STAFF: frozenset[UserRole] = frozenset({"owner", "manager"})
@@ -41,12 +38,6 @@ ROLE_MATRIX: dict[tuple[str, str], frozenset[UserRole]] = {
     ("PATCH", "/v1/users/{user_id}"): OWNER,
 }
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/v1/auth/token")}
-
-
-@pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 def _call(client: TestClient, method: str, path: str, member: Member) -> httpx.Response:

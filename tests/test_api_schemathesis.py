@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import schemathesis
-import sqlalchemy as sa
+from api_fixtures import MakeMember
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from flux_api.main import create_app
-from flux_api.security import create_access_token, hash_password
-from flux_pipelines.db.tables import tenants, users
 from flux_pipelines.settings import FluxSettings
 
 ACCOUNT_ROLE = "owner"  # the role that may call every endpoint
@@ -24,24 +20,9 @@ EXAMPLES = 15
 NOT_EXPRESSIBLE = [positive_data_acceptance]
 
 
-@pytest.fixture(scope="module")
-def owner_headers(pipeline_engine: sa.Engine, settings: FluxSettings) -> dict[str, str]:
-    with pipeline_engine.begin() as conn:
-        tenant_id = conn.execute(
-            sa.insert(tenants).values(name="schemathesis").returning(tenants.c.tenant_id)
-        ).scalar_one()
-        user_id = conn.execute(
-            sa.insert(users)
-            .values(
-                tenant_id=tenant_id,
-                email=f"fuzz-{uuid.uuid4().hex[:8]}@example.com",
-                password_hash=hash_password("unused password"),
-                role=ACCOUNT_ROLE,
-            )
-            .returning(users.c.user_id)
-        ).scalar_one()
-    token = create_access_token(user_id, tenant_id, ACCOUNT_ROLE, settings)
-    return {"Authorization": f"Bearer {token}"}
+@pytest.fixture
+def owner_headers(make_tenant, make_member: MakeMember) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return make_member(make_tenant("schemathesis"), ACCOUNT_ROLE).headers
 
 
 def test_every_operation_conforms_to_its_schema(

@@ -12,6 +12,7 @@ from typing import Any
 
 import jwt
 import pytest
+from api_fixtures import MakeMember, Member
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
@@ -20,9 +21,6 @@ from pydantic import ValidationError
 from flux_api.main import create_app
 from flux_api.token_keys import verification_keys
 from flux_pipelines.settings import FluxSettings
-from tests.api_fixtures import MakeMember, Member, make_member
-
-__all__ = ["make_member"]
 
 
 def _rsa() -> rsa.RSAPrivateKey:
@@ -132,16 +130,15 @@ def test_rs256_mode_refuses_confusion_and_forgery(
 
 
 def test_hs256_mode_refuses_rs256_even_from_the_idp_key(
-    settings: FluxSettings, make_tenant, make_member: MakeMember
+    client: TestClient, settings: FluxSettings, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
     member = make_member(make_tenant(), "owner")
     assert settings.token_algorithm == "HS256"
     rs = jwt.encode(
         _claims(settings, member), IDP_KEY, algorithm="RS256", headers={"typ": "at+jwt"}
     )
-    with TestClient(create_app(settings)) as client:
-        assert _status(client, rs) == 401
-        assert _status(client, member.token) == 200
+    assert _status(client, rs) == 401
+    assert _status(client, member.token) == 200
 
 
 def test_jwks_keys_are_chosen_by_kid(

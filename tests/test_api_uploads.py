@@ -8,49 +8,20 @@ import io
 import tarfile
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
+from api_fixtures import MakeMember, assert_problem
 from fastapi.testclient import TestClient
 
 from flux_api.main import create_app
-from flux_api.security import create_access_token, hash_password
-from flux_pipelines.db.tables import users
+from flux_api.security import UserRole
 from flux_pipelines.landing import landing_zone, upload_key
 from flux_pipelines.settings import FluxSettings
 
 CSV = b"date,sales,covers\n2025-01-01,1234.50,87\n2025-01-02,998.00,65\n"
-
-
-@pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
-@pytest.fixture
-def auth_headers(
-    pipeline_engine: sa.Engine, settings: FluxSettings
-) -> Callable[[uuid.UUID, str], dict[str, str]]:
-    def _headers(tenant_id: uuid.UUID, role: str) -> dict[str, str]:
-        with pipeline_engine.begin() as conn:
-            user_id: uuid.UUID = conn.execute(
-                sa.insert(users)
-                .values(
-                    tenant_id=tenant_id,
-                    email=f"{role}-{uuid.uuid4().hex[:8]}@example.com",
-                    password_hash=hash_password("unused"),
-                    role=role,
-                )
-                .returning(users.c.user_id)
-            ).scalar_one()
-        token = create_access_token(user_id, tenant_id, role, settings)  # type: ignore[arg-type]
-        return {"Authorization": f"Bearer {token}"}
-
-    return _headers
 
 
 def _send(client: TestClient, headers: dict[str, str], content: bytes = CSV) -> httpx.Response:
@@ -61,10 +32,10 @@ def _send(client: TestClient, headers: dict[str, str], content: bytes = CSV) -> 
 
 @pytest.mark.parametrize("role", ["owner", "manager"])
 def test_owner_and_manager_upload_into_the_landing_zone(
-    role: str, client: TestClient, settings: FluxSettings, make_tenant, auth_headers
+    role: UserRole, client: TestClient, settings: FluxSettings, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
     tenant = make_tenant()
-    headers = auth_headers(tenant, role)
+    headers = make_member(tenant, role).headers
     response = _send(client, headers)
     assert response.status_code == 201, response.text
     body = response.json()
@@ -86,10 +57,10 @@ def test_owner_and_manager_upload_into_the_landing_zone(
 
 
 def test_chef_cannot_upload(
-    client: TestClient, settings: FluxSettings, make_tenant, auth_headers
+    client: TestClient, settings: FluxSettings, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
     tenant = make_tenant()
-    chef = auth_headers(tenant, "chef")
+    chef = make_member(tenant, "chef").headers
     response = _send(client, chef)
     assert response.status_code == 403
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -98,8 +69,10 @@ def test_chef_cannot_upload(
     assert client.get("/v1/forecasts", headers=chef).status_code == 200
 
 
-def test_uploads_list_newest_first_in_pages(client: TestClient, make_tenant, auth_headers) -> None:  # type: ignore[no-untyped-def]
-    headers = auth_headers(make_tenant(), "owner")
+def test_uploads_list_newest_first_in_pages(
+    client: TestClient, make_tenant, make_member: MakeMember
+) -> None:  # type: ignore[no-untyped-def]
+    headers = make_member(make_tenant(), "owner").headers
     sent = [_send(client, headers, CSV + f"# {i}\n".encode()).json()["upload_id"] for i in range(3)]
     first = client.get("/v1/uploads", headers=headers, params={"limit": 2}).json()
     second = client.get("/v1/uploads", headers=headers, params={"limit": 2, "offset": 2}).json()
@@ -109,11 +82,11 @@ def test_uploads_list_newest_first_in_pages(client: TestClient, make_tenant, aut
 
 
 def test_over_limit_upload_is_413_and_leaves_nothing(
-    settings: FluxSettings, make_tenant, auth_headers
+    settings: FluxSettings, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
     small = TestClient(create_app(settings.model_copy(update={"upload_max_bytes": 16})))
     tenant = make_tenant()
-    headers = auth_headers(tenant, "manager")
+    headers = make_member(tenant, "manager").headers
     response = _send(small, headers)
     assert response.status_code == 413, response.text
     assert response.json()["status"] == 413
@@ -123,8 +96,10 @@ def test_over_limit_upload_is_413_and_leaves_nothing(
     assert _send(small, headers, b"date,sales\n").status_code == 201
 
 
-def test_unknown_and_malformed_upload_ids(client: TestClient, make_tenant, auth_headers) -> None:  # type: ignore[no-untyped-def]
-    headers = auth_headers(make_tenant(), "owner")
+def test_unknown_and_malformed_upload_ids(
+    client: TestClient, make_tenant, make_member: MakeMember
+) -> None:  # type: ignore[no-untyped-def]
+    headers = make_member(make_tenant(), "owner").headers
     assert client.get(f"/v1/uploads/{uuid.uuid4()}", headers=headers).status_code == 404
     malformed = client.get("/v1/uploads/not-a-uuid", headers=headers)
     assert malformed.status_code == 422
@@ -132,20 +107,13 @@ def test_unknown_and_malformed_upload_ids(client: TestClient, make_tenant, auth_
 
 
 def test_a_server_fault_is_a_problem_without_a_trace(
-    settings: FluxSettings, make_tenant, auth_headers
+    settings: FluxSettings, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
     # A landing zone that cannot exist: the upload fails inside the server, not in the request.
     broken = create_app(settings.model_copy(update={"landing_url": "ftp://nowhere/landing"}))
     client = TestClient(broken, raise_server_exceptions=False)
-    response = _send(client, auth_headers(make_tenant(), "owner"))
-    assert response.status_code == 500
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json() == {
-        "type": "about:blank",
-        "title": "Internal Server Error",
-        "status": 500,
-        "detail": "an unexpected error occurred",
-    }
+    response = _send(client, make_member(make_tenant(), "owner").headers)
+    assert_problem(response, 500, "Internal Server Error", "an unexpected error occurred")
 
 
 def _zip_bytes() -> bytes:
@@ -178,10 +146,15 @@ def _tar_bytes() -> bytes:
     ],
 )
 def test_files_that_are_not_delimited_text_are_415(
-    content: bytes, says: str, client: TestClient, settings: FluxSettings, make_tenant, auth_headers
+    content: bytes,
+    says: str,
+    client: TestClient,
+    settings: FluxSettings,
+    make_tenant,
+    make_member: MakeMember,
 ) -> None:  # type: ignore[no-untyped-def]
     tenant = make_tenant()
-    headers = auth_headers(tenant, "manager")
+    headers = make_member(tenant, "manager").headers
     response = _send(client, headers, content)
     assert response.status_code == 415, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -191,19 +164,21 @@ def test_files_that_are_not_delimited_text_are_415(
 
 
 def test_gzip_compressed_csv_is_accepted_as_sent(
-    client: TestClient, settings: FluxSettings, make_tenant, auth_headers
+    client: TestClient, settings: FluxSettings, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
     tenant = make_tenant()
     compressed = gzip.compress(CSV)
-    response = _send(client, auth_headers(tenant, "owner"), compressed)
+    response = _send(client, make_member(tenant, "owner").headers, compressed)
     assert response.status_code == 201, response.text
     key = upload_key(tenant, uuid.UUID(response.json()["upload_id"]))
     with landing_zone(settings).open(key) as stored:
         assert stored.read() == compressed
 
 
-def test_a_body_that_is_not_multipart_is_415(client: TestClient, make_tenant, auth_headers) -> None:  # type: ignore[no-untyped-def]
-    headers = {**auth_headers(make_tenant(), "owner"), "Content-Type": "text/csv"}
+def test_a_body_that_is_not_multipart_is_415(
+    client: TestClient, make_tenant, make_member: MakeMember
+) -> None:  # type: ignore[no-untyped-def]
+    headers = {**make_member(make_tenant(), "owner").headers, "Content-Type": "text/csv"}
     response = client.post("/v1/uploads", headers=headers, content=CSV)
     assert response.status_code == 415
     assert "multipart/form-data" in response.json()["detail"]
@@ -261,11 +236,11 @@ def _endless_csv() -> Iterator[bytes]:
 
 
 def test_a_declared_oversize_body_is_413_before_any_byte_is_read(
-    settings: FluxSettings, make_tenant, auth_headers
+    settings: FluxSettings, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
     app = create_app(settings.model_copy(update={"upload_max_bytes": 1024 * 1024}))
     headers = {
-        **auth_headers(make_tenant(), "manager"),
+        **make_member(make_tenant(), "manager").headers,
         "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
         "Content-Length": str(10 * 1024**3),
     }
@@ -273,13 +248,13 @@ def test_a_declared_oversize_body_is_413_before_any_byte_is_read(
 
 
 def test_an_undeclared_oversize_body_is_cut_off_at_the_limit(
-    settings: FluxSettings, make_tenant, auth_headers
+    settings: FluxSettings, make_tenant, make_member: MakeMember
 ) -> None:  # type: ignore[no-untyped-def]
     limit = 1024 * 1024
     app = create_app(settings.model_copy(update={"upload_max_bytes": limit}))
     tenant = make_tenant()
     headers = {
-        **auth_headers(tenant, "manager"),
+        **make_member(tenant, "manager").headers,
         "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
     }
     status, pulled = _raw_upload(app, headers, _endless_csv())

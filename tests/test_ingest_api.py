@@ -7,20 +7,16 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from api_fixtures import MakeMember
 from fastapi.testclient import TestClient
 
-from flux_api.main import create_app
 from flux_pipelines.db.tables import uploads
 from flux_pipelines.defs.ingest.loader import load_upload
 from flux_pipelines.landing import landing_zone
 from flux_pipelines.settings import FluxSettings
-from tests.api_fixtures import MakeMember, make_member
-
-__all__ = ["make_member"]
 
 UNRECOGNISED = b"Tag;Einnahmen\n01.03.2025;100,50\n02.03.2025;200,00\n"
 # Five bad lines, three of whose cells would run as formulas in a spreadsheet.
@@ -34,13 +30,6 @@ WITH_BAD_LINES = (
     b"2025-01-06,12,1,extra\n"
     b"2025-01-07,13,2\n"
 )
-
-
-@pytest.fixture(scope="module")
-def client(settings: FluxSettings) -> Iterator[TestClient]:
-    # Inside ``with``: the app's lifespan (its connection pools) runs as in production.
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 def _send(

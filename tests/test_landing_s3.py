@@ -16,7 +16,7 @@ import boto3
 import dagster as dg
 import pytest
 import sqlalchemy as sa
-from moto_server import create_bucket, moto_endpoint  # noqa: F401 (a fixture)
+from moto_server import create_bucket
 
 from flux_pipelines.db.tables import staged_sales, uploads
 from flux_pipelines.defs.ingest.assets import staged_sales as staged_sales_asset
@@ -49,7 +49,7 @@ def _s3_zone(endpoint: str, bucket: str) -> S3LandingZone:
 
 
 @pytest.fixture
-def s3_zone(moto_endpoint: str) -> S3LandingZone:  # noqa: F811
+def s3_zone(moto_endpoint: str) -> S3LandingZone:
     return _s3_zone(moto_endpoint, create_bucket(moto_endpoint))
 
 
@@ -83,7 +83,7 @@ def test_put_open_and_list_keys_behave_alike(any_zone: LandingZone) -> None:
     assert "uploads/tenant=a/big.csv" not in any_zone.list_keys("uploads/", None, 10)
 
 
-def test_the_settings_choose_s3_with_its_endpoint(moto_endpoint: str) -> None:  # noqa: F811
+def test_the_settings_choose_s3_with_its_endpoint(moto_endpoint: str) -> None:
     bucket = create_bucket(moto_endpoint)
     zone = landing_zone(
         FluxSettings(landing_url=f"s3://{bucket}/{PREFIX}", s3_endpoint_url=moto_endpoint)
@@ -134,7 +134,7 @@ def _registered(engine: sa.Engine, ids: list[UUID]) -> set[UUID]:
 
 
 def test_the_scan_pages_with_a_cursor_and_never_lists_the_whole_bucket(
-    moto_endpoint: str,  # noqa: F811
+    moto_endpoint: str,
     s3_zone: S3LandingZone,
     pipeline_engine: sa.Engine,
     make_tenant,
@@ -181,7 +181,7 @@ class _S3Landing(LandingZoneResource):
 
 
 def test_the_sensor_registers_dropped_files_a_page_per_tick(
-    moto_endpoint: str,  # noqa: F811
+    moto_endpoint: str,
     pipeline_engine: sa.Engine,
     make_tenant: Callable[..., UUID],
 ) -> None:

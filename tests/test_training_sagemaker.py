@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 from botocore.stub import ANY, Stubber
 from moto.sagemaker.models import FakeTrainingJob, sagemaker_backends
-from moto_server import MOTO_ACCOUNT, MOTO_REGION, create_bucket, moto_endpoint  # noqa: F401
+from moto_server import MOTO_ACCOUNT, MOTO_REGION, create_bucket
 from test_training_synthetic import features_frame, synthetic_series
 
 from flux_pipelines.defs.training.backends import (
@@ -69,12 +69,12 @@ class FakeClock:
 
 
 @pytest.fixture
-def bucket(moto_endpoint: str) -> str:  # noqa: F811
+def bucket(moto_endpoint: str) -> str:
     return create_bucket(moto_endpoint)
 
 
 @pytest.fixture
-def sagemaker_settings(moto_endpoint: str, bucket: str) -> SageMakerSettings:  # noqa: F811
+def sagemaker_settings(moto_endpoint: str, bucket: str) -> SageMakerSettings:
     return SageMakerSettings(
         role_arn=ROLE,
         image_uri=IMAGE,
@@ -219,7 +219,7 @@ def backend_for(
 
 def test_one_job_per_batch_with_spot_checkpoints_and_the_channel_in_s3(
     sagemaker_settings: SageMakerSettings,
-    moto_endpoint: str,  # noqa: F811
+    moto_endpoint: str,
     bucket: str,
     tmp_path: Path,
 ) -> None:
@@ -279,7 +279,7 @@ def test_one_job_per_batch_with_spot_checkpoints_and_the_channel_in_s3(
 @pytest.mark.usefixtures("jobs_start_in_progress")
 def test_waits_with_backoff_then_brings_the_models_back_from_s3(
     sagemaker_settings: SageMakerSettings,
-    moto_endpoint: str,  # noqa: F811
+    moto_endpoint: str,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
@@ -312,7 +312,7 @@ def test_waits_with_backoff_then_brings_the_models_back_from_s3(
 @pytest.mark.usefixtures("jobs_start_in_progress")
 def test_local_and_sagemaker_backends_return_the_same_layout(
     sagemaker_settings: SageMakerSettings,
-    moto_endpoint: str,  # noqa: F811
+    moto_endpoint: str,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
@@ -336,7 +336,7 @@ def test_local_and_sagemaker_backends_return_the_same_layout(
 @pytest.mark.usefixtures("jobs_start_in_progress")
 def test_a_failed_job_raises_with_the_entrypoints_failure_reason(
     sagemaker_settings: SageMakerSettings,
-    moto_endpoint: str,  # noqa: F811
+    moto_endpoint: str,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
@@ -349,7 +349,7 @@ def test_a_failed_job_raises_with_the_entrypoints_failure_reason(
 @pytest.mark.usefixtures("jobs_start_in_progress")
 def test_a_stopped_job_raises_with_its_secondary_status(
     sagemaker_settings: SageMakerSettings,
-    moto_endpoint: str,  # noqa: F811
+    moto_endpoint: str,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
@@ -371,7 +371,7 @@ def test_a_completed_job_without_model_artifacts_is_a_failure(
 
 def test_a_refused_create_is_retried_and_a_job_past_its_deadline_is_stopped(
     sagemaker_settings: SageMakerSettings,
-    moto_endpoint: str,  # noqa: F811
+    moto_endpoint: str,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
@@ -434,7 +434,7 @@ def test_job_names_fit_sagemaker_and_the_iam_prefix() -> None:
 
 def test_the_resource_picks_the_backend_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
-    moto_endpoint: str,  # noqa: F811
+    moto_endpoint: str,
 ) -> None:
     for name in ("ROLE_ARN", "IMAGE_URI", "S3_URL", "INSTANCE_TYPE", "ENDPOINT_URL"):
         monkeypatch.delenv(f"FLUX_SAGEMAKER_{name}", raising=False)

@@ -70,8 +70,10 @@ def sagemaker_layout(root: Path) -> dict[str, Path]:
 
 
 def write_job_inputs(
-    layout: Mapping[str, Path], data: pd.DataFrame, hyperparameters: Mapping[str, object]
-) -> None:
+    workdir: Path, data: pd.DataFrame, hyperparameters: Mapping[str, object]
+) -> dict[str, Path]:
+    """SageMaker's layout under ``workdir/opt-ml``, with the batch's channel and config in it."""
+    layout = sagemaker_layout(workdir / "opt-ml")
     for path in layout.values():
         path.mkdir(parents=True, exist_ok=True)
     data.to_parquet(layout["train"] / TRAIN_FILE, index=False)
@@ -81,6 +83,7 @@ def write_job_inputs(
     (layout["config"] / "inputdataconfig.json").write_text(
         json.dumps({"train": {"ContentType": "application/x-parquet"}})
     )
+    return layout
 
 
 def read_results(model_dir: Path) -> list[dict[str, Any]]:
@@ -89,6 +92,20 @@ def read_results(model_dir: Path) -> list[dict[str, Any]]:
         raise TrainingJobFailed(f"the job wrote no {RESULTS_FILE} in {model_dir}")
     results: list[dict[str, Any]] = json.loads(path.read_text())["results"]
     return results
+
+
+def job_result(
+    job_name: str, layout: Mapping[str, Path], *, seconds: float, log_tail: str
+) -> TrainingResult:
+    """What a finished job left in ``layout`` (the same folders whichever backend ran it)."""
+    return TrainingResult(
+        job_name=job_name,
+        model_dir=layout["model"],
+        output_dir=layout["output_data"],
+        results=read_results(layout["model"]),
+        seconds=seconds,
+        log_tail=log_tail,
+    )
 
 
 class LocalTrainingBackend:
@@ -106,8 +123,7 @@ class LocalTrainingBackend:
         job_name: str,
         workdir: Path,
     ) -> TrainingResult:
-        layout = sagemaker_layout(workdir / "opt-ml")
-        write_job_inputs(layout, data, hyperparameters)
+        layout = write_job_inputs(workdir, data, hyperparameters)
         env = {
             **os.environ,
             "SM_CHANNEL_TRAIN": str(layout["train"]),
@@ -138,14 +154,7 @@ class LocalTrainingBackend:
             raise TrainingJobFailed(
                 f"training job {job_name} exited with {completed.returncode}: {reason}"
             )
-        return TrainingResult(
-            job_name=job_name,
-            model_dir=layout["model"],
-            output_dir=layout["output_data"],
-            results=read_results(layout["model"]),
-            seconds=seconds,
-            log_tail=log_tail,
-        )
+        return job_result(job_name, layout, seconds=seconds, log_tail=log_tail)
 
 
 BackendKind = Literal["local", "sagemaker"]

@@ -43,7 +43,7 @@ from flux_pipelines.defs.training.backends import (
     TRAIN_FILE,
     TrainingJobFailed,
     TrainingResult,
-    read_results,
+    job_result,
     sagemaker_layout,
     write_job_inputs,
 )
@@ -290,8 +290,7 @@ class SageMakerTrainingBackend:
     ) -> str:
         """Upload the channel and create the job; returns SageMaker's job name."""
         name = training_job_name(job_name, datetime.now(UTC), secrets.token_hex(2))
-        layout = sagemaker_layout(workdir / "opt-ml")
-        write_job_inputs(layout, data, hyperparameters)
+        layout = write_job_inputs(workdir, data, hyperparameters)
         self.s3.upload_file(
             str(layout["train"] / TRAIN_FILE),
             self.bucket,
@@ -372,11 +371,4 @@ class SageMakerTrainingBackend:
         except ClientError:
             log.info("training job %s has no %s", name, OUTPUT_ARCHIVE)
             layout["output_data"].mkdir(parents=True, exist_ok=True)
-        return TrainingResult(
-            job_name=name,
-            model_dir=layout["model"],
-            output_dir=layout["output_data"],
-            results=read_results(layout["model"]),
-            seconds=seconds,
-            log_tail=status_history(description),
-        )
+        return job_result(name, layout, seconds=seconds, log_tail=status_history(description))

@@ -172,7 +172,7 @@ def _wrk(url: str, path: str, tokens: list[str]) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(LUA % (",".join(f'"{t}"' for t in tokens), path))
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", "-s", script.name, url],
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", "-s", script.name, url],
         capture_output=True,
         text=True,
         check=True,
@@ -233,7 +233,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     print(
-        f"uvicorn workers={WORKERS}, wrk -t2 -c{CONNECTIONS} -d{DURATION}, {len(tokens)} tenants' tokens"
+        f"uvicorn workers={WORKERS}, wrk -t1 -c{CONNECTIONS} -d{DURATION}, {len(tokens)} tenants' tokens"
     )
     for name, r in results.items():
         print(

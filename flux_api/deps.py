@@ -24,7 +24,6 @@ from flux_api.permissions import Permission, allows
 from flux_api.reads import InactiveUser, ReadConnection, tenant_read
 from flux_api.security import InvalidToken, TokenClaims, TokenVerifier
 from flux_pipelines.db.connections import role_url
-from flux_pipelines.db.tables import users
 from flux_pipelines.landing import LandingZone, landing_zone
 from flux_pipelines.settings import FluxSettings, get_settings
 
@@ -128,16 +127,16 @@ def tenant_transaction(engine: sa.Engine, user: TokenClaims) -> Iterator[sa.Conn
     one request's tenant into the next.
     """
     with engine.begin() as conn:
-        conn.execute(sa.select(sa.func.set_config("app.tenant_id", str(user.tenant_id), True)))
-        active = conn.execute(
-            sa.select(users.c.user_id).where(
-                users.c.user_id == user.user_id,
-                users.c.role == user.role,
-                users.c.disabled_at.is_(None),
+        # One round trip: flux.enter_tenant sets app.tenant_id and re-checks the user under RLS,
+        # raising SQLSTATE 28000 (invalid authorization) when the user is no longer active.
+        try:
+            conn.execute(
+                sa.select(sa.func.flux.enter_tenant(user.tenant_id, user.user_id, user.role))
             )
-        ).first()
-        if active is None:
-            raise unauthorized()
+        except sa.exc.DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == "28000":
+                raise unauthorized() from None
+            raise
         yield conn
 
 

@@ -7,6 +7,8 @@ reason in ``REASONS`` (a restaurant owner reads these).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Sequence
 
 import pandas as pd
 import pandera.pandas as pa
@@ -33,8 +35,15 @@ NON_NEGATIVE = pa.Check(lambda values: values >= 0, name="non_negative")
 PLAUSIBLE_DATE = pa.Check(_not_before_earliest, name="not_before_earliest")
 
 
-def daily_schema(today: dt.date, measures: list[str]) -> pa.DataFrameSchema:
+def daily_schema(today: dt.date, measures: Sequence[str]) -> pa.DataFrameSchema:
     """One line of a daily summary: a date (once per file) and its non-negative measures."""
+    return _daily_schema(today, tuple(measures))
+
+
+# Building a schema costs about as much as validating a small file with it; a loader sees the
+# same few (day, measures) pairs over and over.
+@functools.lru_cache(maxsize=64)
+def _daily_schema(today: dt.date, measures: tuple[str, ...]) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
             "line_number": pa.Column("int64"),
@@ -53,18 +62,22 @@ def daily_schema(today: dt.date, measures: list[str]) -> pa.DataFrameSchema:
     )
 
 
+_LINE_ITEM_SCHEMA = pa.DataFrameSchema(
+    {
+        "line_number": pa.Column("int64"),
+        "quantity": pa.Column("float64", NON_NEGATIVE),
+        "price": pa.Column("float64", NON_NEGATIVE, nullable=True),
+    },
+    strict=False,
+)
+
+
 def line_item_schema() -> pa.DataFrameSchema:
     """One sold line of a line-item export (its date is checked once per distinct day)."""
-    return pa.DataFrameSchema(
-        {
-            "line_number": pa.Column("int64"),
-            "quantity": pa.Column("float64", NON_NEGATIVE),
-            "price": pa.Column("float64", NON_NEGATIVE, nullable=True),
-        },
-        strict=False,
-    )
+    return _LINE_ITEM_SCHEMA
 
 
+@functools.lru_cache(maxsize=64)
 def day_schema(today: dt.date) -> pa.DataFrameSchema:
     """The distinct days of a line-item export."""
     return pa.DataFrameSchema(

@@ -11,13 +11,17 @@ import pandas as pd
 
 from flux_pipelines.defs.ingest.parsing.result import UnreadableUpload
 from flux_pipelines.defs.ingest.parsing.source import Candidate, TextSource
+from flux_pipelines.defs.ingest.parsing.values import SPACE
 
 CHUNK_ROWS = 250_000
 TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 # Lines with more fields than the header are reported, not fatal, up to this many extra fields.
 EXTRA_FIELDS = 8
+# Whitespace spelled out (values.SPACE), not \s, so the match runs in RE2 over the column.
 _TOTAL_LINE = re.compile(
-    r"^\s*(?:grand\s+)?(?:totals?|sum|summe|gesamt|total\s+g[ée]n[ée]ral|subtotal)\b", re.I
+    f"^[{SPACE}]*(?:grand[{SPACE}]+)?"
+    f"(?:totals?|sum|summe|gesamt|total[{SPACE}]+g[ée]n[ée]ral|subtotal)\\b",
+    re.I,
 )
 
 

@@ -10,11 +10,14 @@ import pandas as pd
 
 from flux_pipelines.defs.ingest.parsing.result import UnreadableUpload
 
+# Python's \s as literal characters (what str.isspace() accepts). A pattern with \s makes pandas
+# run Python's re once per value, since RE2's \s misses some of these; spelled out, pyarrow's RE2
+# runs it over the whole column in C and both engines match the same characters.
+_SPACE_POINTS = (*range(0x09, 0x0E), *range(0x1C, 0x21), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B))
+SPACE = "".join(map(chr, (*_SPACE_POINTS, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)))
+_S = f"[{SPACE}]"
 # Currency signs and codes, and the spaces (plain, no-break, thin) used as thousands separators.
-# The no-break spaces are literal characters: RE2 (pyarrow's regexes) has no \u escapes.
-_DECORATION = (
-    "[\\s\u00a0\u202f$€£¥₹₩₺]|\\b(?:USD|EUR|GBP|CHF|AUD|CAD|NZD|JPY|INR|SEK|NOK|DKK|kr)\\b"
-)
+_DECORATION = f"[{SPACE}$€£¥₹₩₺]|\\b(?:USD|EUR|GBP|CHF|AUD|CAD|NZD|JPY|INR|SEK|NOK|DKK|kr)\\b"
 # Arrow-backed text with pd.NA for missing: string operations and regexes run in C (RE2) over
 # the whole column; the default "string" dtype here is Python-backed, one re call per value.
 ARROW_TEXT = pd.StringDtype("pyarrow")
@@ -99,8 +102,10 @@ def parse_amounts(raw: pd.Series, decimal: str) -> tuple[pd.Series, pd.Series]:
 # A time after the date ("03/08/2019 20:25", "2024-01-05T10:00:00Z", "1/2/24 11:45 AM") is not
 # needed to find the day; cutting it keeps the number of distinct date texts small.
 _TIME_SUFFIX = (
-    r"(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?"
-    r"\s*(?:Z|[+-]\d{2}:?\d{2}|[A-Z]{2,5})?)\s*$"
+    r"(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
+    f"{_S}*(?:[AaPp]\\.?[Mm]\\.?)?{_S}*"
+    r"(?:Z|[+-]\d{2}:?\d{2}|[A-Z]{2,5})?)"
+    f"{_S}*$"
 )
 
 
@@ -137,10 +142,33 @@ class DateReading:
     note: str | None  # how an ambiguity was resolved, for the upload's warnings
 
 
-def _parse(keys: pd.Series, fmt: str) -> pd.Series:
-    # pandas reads "today" and "now" as the clock's date whatever the format: a date has digits.
-    dated = keys.where(keys.str.contains(r"\d", regex=True).fillna(False))
-    return pd.to_datetime(dated, format=fmt, errors="coerce")
+class _Parses:
+    """Each format's reading of the keys, made on first use: most files are settled by the first
+    format that reads every date, so the other twenty-odd need not run."""
+
+    def __init__(self, keys: pd.Series) -> None:
+        # pandas reads "today" and "now" as the clock's date whatever the format: a date has
+        # digits.
+        self._dated = keys.where(keys.str.contains(r"\d", regex=True).fillna(False))
+        self._size = len(keys)
+        self._parsed: dict[str, pd.Series] = {}
+        self._counts: dict[str, int] = {}
+
+    def __getitem__(self, fmt: str) -> pd.Series:
+        if fmt not in self._parsed:
+            self._parsed[fmt] = pd.to_datetime(self._dated, format=fmt, errors="coerce")
+        return self._parsed[fmt]
+
+    def count(self, fmt: str) -> int:
+        if fmt not in self._counts:
+            self._counts[fmt] = int(self[fmt].notna().sum())
+        return self._counts[fmt]
+
+    def reads_all(self, fmt: str) -> bool:
+        return self.count(fmt) == self._size
+
+    def first_reading_all(self, formats: tuple[str, ...]) -> str | None:
+        return next((fmt for fmt in formats if self.reads_all(fmt)), None)
 
 
 def _describe(fmt: str) -> str:
@@ -160,16 +188,27 @@ def read_dates(keys: pd.Series, today: dt.date) -> DateReading:
     keys = keys[keys != ""]
     if keys.empty:
         raise UnreadableUpload("The file has no dates in its date column.")
-    parsed = {fmt: _parse(keys, fmt) for fmt in ALL_FORMATS}
-    counts = {fmt: int(values.notna().sum()) for fmt, values in parsed.items()}
-    best = max(counts.values())
-    if best == 0:
-        examples = ", ".join(repr(k) for k in keys.head(3))
-        raise UnreadableUpload(
-            f"We could not read the dates in this file (for example {examples}). "
-            "Please write dates like 2024-01-31."
-        )
-    tied = [fmt for fmt in ALL_FORMATS if counts[fmt] == best]
+    parsed = _Parses(keys)
+    # The first format in ALL_FORMATS that reads every date would head the tie of the best
+    # counts, so only the day-first/month-first rule below can overrule it; that needs a
+    # complete month-first reading, looked for only when the winner is day-first.
+    complete = parsed.first_reading_all(ALL_FORMATS)
+    if complete is not None:
+        tied = [complete]
+        if complete in DAY_FIRST:
+            month_first_complete = parsed.first_reading_all(MONTH_FIRST)
+            if month_first_complete is not None:
+                tied.append(month_first_complete)
+    else:
+        counts = {fmt: parsed.count(fmt) for fmt in ALL_FORMATS}
+        best = max(counts.values())
+        if best == 0:
+            examples = ", ".join(repr(k) for k in keys.head(3))
+            raise UnreadableUpload(
+                f"We could not read the dates in this file (for example {examples}). "
+                "Please write dates like 2024-01-31."
+            )
+        tied = [fmt for fmt in ALL_FORMATS if counts[fmt] == best]
     chosen, note = tied[0], None
     day_first = [f for f in tied if f in DAY_FIRST]
     month_first = [f for f in tied if f in MONTH_FIRST]
@@ -195,7 +234,7 @@ def read_dates(keys: pd.Series, today: dt.date) -> DateReading:
         else:
             chosen = day_first[0]
     values = parsed[chosen]
-    if counts[chosen] < len(keys):
+    if not parsed.reads_all(chosen):
         # A few dates written in ISO form among others are still clear.
         for fmt in ISO_FORMATS:
             values = values.fillna(parsed[fmt])

@@ -107,8 +107,6 @@ def build_landing_sensor(
         scan = scan_landing_zone(engine, landing.zone(), cursor.get("after"), page_size)
         with engine.connect() as conn:
             pending = pending_by_tenant(conn)
-        registered = scan.registered
-        next_cursor = {"after": scan.next_after}
         known = set(context.instance.get_dynamic_partitions(TENANTS))
         new_tenants = sorted(set(pending) - known)
         requests = [
@@ -119,14 +117,14 @@ def build_landing_sensor(
             )
             for tenant, ids in pending.items()
         ]
-        if registered:
-            context.log.info(f"registered {registered} file(s) found in the landing zone")
+        if scan.registered:
+            context.log.info(f"registered {scan.registered} file(s) found in the landing zone")
         return dg.SensorResult(
             run_requests=requests,
             dynamic_partitions_requests=[tenants_partitions.build_add_request(new_tenants)]
             if new_tenants
             else [],
-            cursor=json.dumps(next_cursor),
+            cursor=json.dumps({"after": scan.next_after}),
         )
 
     return landing_zone_sensor

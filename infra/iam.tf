@@ -34,7 +34,7 @@ data "aws_iam_policy_document" "sagemaker" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${local.training_prefix}/*"]
+      values   = ["${local.training_prefix}/*", "${local.checkpoint_prefix}/*"]
     }
   }
 
@@ -48,6 +48,14 @@ data "aws_iam_policy_document" "sagemaker" {
     sid       = "WriteModelOutput"
     actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
     resources = ["${local.artifacts_arn}/${local.model_prefix}/*"]
+  }
+
+  # Managed spot training syncs /opt/ml/checkpoints to this prefix and back after an
+  # interruption, so a restarted job skips the tenants it already trained.
+  statement {
+    sid       = "SpotCheckpoints"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = ["${local.artifacts_arn}/${local.checkpoint_prefix}/*"]
   }
 
   statement {

@@ -132,6 +132,21 @@ resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
     }
   }
 
+  # A job's checkpoints matter only while it runs (and is restarted after a spot interruption).
+  rule {
+    id     = "expire-checkpoints"
+    status = "Enabled"
+    filter {
+      prefix = "${local.checkpoint_prefix}/"
+    }
+    expiration {
+      days = 7
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+  }
+
   rule {
     id     = "old-versions-to-cheaper-storage"
     status = "Enabled"

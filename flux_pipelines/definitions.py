@@ -8,6 +8,7 @@ from flux_pipelines.defs.ingest import definitions as ingest
 from flux_pipelines.defs.ingest.sensors import build_landing_sensor
 from flux_pipelines.defs.jobs import ingest_to_forecast_job, nightly_retrain, retrain_job
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
+from flux_pipelines.defs.retries import build_retry_sensor
 from flux_pipelines.defs.training import definitions as training
 
 defs = dg.Definitions.merge(
@@ -17,7 +18,16 @@ defs = dg.Definitions.merge(
     forecasts.defs,
     dg.Definitions(
         jobs=[ingest_to_forecast_job, retrain_job],
-        sensors=[build_landing_sensor(ingest_to_forecast_job)],
+        sensors=[
+            build_landing_sensor(ingest_to_forecast_job),
+            build_retry_sensor(
+                "retry_failed_loads", dg.AssetKey("staged_sales"), ingest_to_forecast_job
+            ),
+            build_retry_sensor("retry_failed_training", dg.AssetKey("demand_models"), retrain_job),
+            build_retry_sensor(
+                "retry_failed_forecasts", dg.AssetKey("demand_forecasts"), retrain_job
+            ),
+        ],
         schedules=[nightly_retrain],
         resources={
             "database": FluxDatabase(),

@@ -1,0 +1,96 @@
+"""Retrying the tenants a batched run could not finish.
+
+A run covers up to 100 tenants and never fails for one of them: the assets report the tenants
+that failed in their ``tenants_failed`` metadata and carry on (the tenant keeps its previous data
+and forecast). These sensors read that metadata from new materializations and request a run of
+each failed tenant again, up to ``MAX_ATTEMPTS`` runs in all, spaced by the sensor's interval.
+The run key names the failed run and the tenant, so a tenant is retried once per failure however
+often the sensor sees it. A run that fails as a whole is retried by Dagster's run retries
+(``run_retries`` in dagster.yaml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+ATTEMPT_TAG = "flux/attempt"
+MAX_ATTEMPTS = 3
+# Materializations read per tick: a 100-tenant run records one per tenant partition.
+PAGE = 1000
+RETRY_INTERVAL_SECONDS = 300
+
+
+def failed_tenants(metadata: Mapping[str, Any]) -> list[str]:
+    entry = metadata.get("tenants_failed")
+    failed = getattr(entry, "value", entry) or {}
+    return sorted(failed) if isinstance(failed, Mapping) else []
+
+
+def attempt_of(tags: Mapping[str, str]) -> int:
+    try:
+        return max(1, int(tags.get(ATTEMPT_TAG, "1")))
+    except ValueError:
+        return 1
+
+
+def retry_requests(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, cursor: str | None
+) -> tuple[list[dg.RunRequest], list[str], str | None]:
+    """Run requests for the failed tenants of materializations after ``cursor``; the tenants given
+    up on (attempts exhausted); and the cursor to start from next time."""
+    page = instance.fetch_materializations(asset_key, limit=PAGE, cursor=cursor, ascending=True)
+    requests: list[dg.RunRequest] = []
+    given_up: list[str] = []
+    seen: set[str] = set()
+    for record in page.records:
+        materialization = record.asset_materialization
+        if record.run_id in seen or materialization is None:
+            continue
+        seen.add(record.run_id)
+        tenants = failed_tenants(materialization.metadata)
+        if not tenants:
+            continue
+        run = instance.get_run_by_id(record.run_id)
+        attempt = attempt_of(run.tags if run else {})
+        if attempt >= MAX_ATTEMPTS:
+            given_up.extend(tenants)
+            continue
+        requests.extend(
+            dg.RunRequest(
+                partition_key=tenant,
+                run_key=f"retry-{record.run_id}-{tenant}",
+                tags={
+                    "flux/trigger": "retry",
+                    ATTEMPT_TAG: str(attempt + 1),
+                    "flux/retry_of": record.run_id,
+                },
+            )
+            for tenant in tenants
+        )
+    return requests, given_up, page.cursor if page.records else cursor
+
+
+def build_retry_sensor(
+    name: str, asset_key: dg.AssetKey, job: dg.UnresolvedAssetJobDefinition
+) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=name,
+        job=job,
+        minimum_interval_seconds=RETRY_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Runs again, up to {MAX_ATTEMPTS} times in all, each tenant that "
+        f"{asset_key.to_user_string()} reports in its tenants_failed metadata.",
+    )
+    def retry_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        requests, given_up, cursor = retry_requests(context.instance, asset_key, context.cursor)
+        if given_up:
+            context.log.warning(
+                f"{asset_key.to_user_string()}: gave up on {len(given_up)} tenant(s) after "
+                f"{MAX_ATTEMPTS} attempts: {', '.join(given_up[:20])}"
+            )
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+    return retry_sensor

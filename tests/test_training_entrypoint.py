@@ -11,8 +11,13 @@ import pytest
 from test_training_synthetic import features_frame, synthetic_series
 
 from flux_pipelines.defs.training.backends import LocalTrainingBackend, TrainingJobFailed
-from flux_pipelines.defs.training.entrypoint import read_hyperparameters
+from flux_pipelines.defs.training.entrypoint import (
+    CHECKPOINT_RESULTS,
+    read_hyperparameters,
+    train_batch,
+)
 from flux_pipelines.defs.training.model import load_demand_model
+from flux_pipelines.defs.training.train import TrainingConfig
 
 
 def _negative(history: pd.DataFrame) -> pd.DataFrame:
@@ -76,3 +81,36 @@ def test_hyperparameters_arrive_as_strings(tmp_path: Path) -> None:
     config = read_hyperparameters(path)
     assert (config.horizon, config.seed, config.windows) == (21, 5, 3)
     assert tuple(config.candidates) == ("seasonal_naive", "xgboost")
+
+
+def test_a_restarted_job_takes_finished_series_from_its_checkpoints(tmp_path: Path) -> None:
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    a = features_frame(first, "sales", synthetic_series(90, seed=4))
+    b = features_frame(second, "sales", synthetic_series(90, seed=5))
+    config = TrainingConfig(
+        horizon=7, windows=2, seed=3, workers=1, candidates=("seasonal_naive", "weekday_median")
+    )
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    # The interrupted run got as far as the first series (a chunk of one series each).
+    before = train_batch(a, config, tmp_path / "model-1", checkpoints, chunk=1)
+    saved = checkpoints / "models" / first / "sales"
+    stamp = {p: p.stat().st_mtime_ns for p in saved.rglob("*") if p.is_file()}
+    assert stamp and before[0]["status"] == "succeeded"
+    # A line cut short when the instance was reclaimed is not taken as done.
+    with (checkpoints / CHECKPOINT_RESULTS).open("a") as sink:
+        sink.write('{"tenant_id": "' + second)
+
+    restarted = train_batch(
+        pd.concat([a, b], ignore_index=True), config, tmp_path / "model-2", checkpoints, chunk=1
+    )
+    by_tenant = {r["tenant_id"]: r for r in restarted}
+    assert by_tenant[first].get("resumed") is True
+    assert "resumed" not in by_tenant[second] and by_tenant[second]["status"] == "succeeded"
+    assert by_tenant[first]["champion"] == before[0]["champion"]
+    # The resumed model is the checkpointed one (not refitted), now in this run's model folder.
+    assert {p: p.stat().st_mtime_ns for p in saved.rglob("*") if p.is_file()} == stamp
+    model = load_demand_model(tmp_path / "model-2" / by_tenant[first]["model_path"])
+    assert (model.tenant_id, model.kind) == (first, before[0]["champion"])
+    lines = (checkpoints / CHECKPOINT_RESULTS).read_text().splitlines()
+    assert sum(second in line and line.endswith("}") for line in lines) == 1

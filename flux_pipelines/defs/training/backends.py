@@ -66,6 +66,7 @@ def sagemaker_layout(root: Path) -> dict[str, Path]:
         "model": root / "model",
         "output": root / "output",
         "output_data": root / "output" / "data",
+        "checkpoints": root / "checkpoints",
     }
 
 
@@ -132,6 +133,7 @@ class LocalTrainingBackend:
             "SM_MODEL_DIR": str(layout["model"]),
             "SM_OUTPUT_DIR": str(layout["output"]),
             "SM_OUTPUT_DATA_DIR": str(layout["output_data"]),
+            "FLUX_CHECKPOINT_DIR": str(layout["checkpoints"]),
             "SM_CURRENT_HOST": "algo-1",
             "SM_HPS": json.dumps({k: str(v) for k, v in hyperparameters.items()}),
             "TRAINING_JOB_NAME": job_name,

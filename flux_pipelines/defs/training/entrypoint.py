@@ -5,6 +5,12 @@ and writes where it expects: one model per tenant-metric under ``SM_MODEL_DIR/<t
 and ``results.json`` (every tenant-metric's status, champion and backtest) both there and in
 ``SM_OUTPUT_DATA_DIR``. One tenant-metric's failure is recorded, never fatal to the job.
 
+Checkpoints (managed spot training): the series are trained in chunks of ``checkpoint_series``;
+after each chunk its models and results go to the checkpoint folder (``/opt/ml/checkpoints``,
+which SageMaker syncs to S3 and restores when it restarts an interrupted job). A restarted job
+takes the series recorded there as done and trains only the rest. The global model is fitted
+per chunk, so a chunk is as large as a nightly batch usually is.
+
 Run as ``python -m flux_pipelines.defs.training.entrypoint``.
 """
 
@@ -14,6 +20,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -28,6 +35,8 @@ from flux_pipelines.defs.training.candidates import CANDIDATES
 from flux_pipelines.defs.training.train import SeriesJob, TrainingConfig
 
 RESULTS_FILE = "results.json"
+CHECKPOINT_RESULTS = "results.jsonl"  # one line per finished series, written after its model
+CHECKPOINT_SERIES = 250
 REQUIRED_COLUMNS = ("tenant_id", "metric", "date", "value")
 DEFAULT_COUNTRY = "US"
 log = logging.getLogger("flux.training")
@@ -41,6 +50,8 @@ def sagemaker_paths(env: Mapping[str, str] = os.environ) -> dict[str, Path]:
         "model": Path(env.get("SM_MODEL_DIR", "/opt/ml/model")),
         "output": Path(env.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data")),
         "failure": Path(env.get("SM_OUTPUT_DIR", "/opt/ml/output")) / "failure",
+        # CheckpointConfig.LocalPath of the job (sagemaker.py); absent when no checkpoints are kept.
+        "checkpoints": Path(env.get("FLUX_CHECKPOINT_DIR", "/opt/ml/checkpoints")),
     }
 
 
@@ -111,50 +122,121 @@ def series_jobs(data: pd.DataFrame) -> list[SeriesJob]:
     return jobs
 
 
+def _raw_hyperparameter(path: Path, name: str) -> str | None:
+    raw = json.loads(path.read_text()) if path.exists() else {}
+    value = raw.get(name)
+    return None if value is None else str(value).strip('"')
+
+
+def _outcome_entry(job: SeriesJob, outcome: Any, model_dir: Path) -> dict[str, Any]:
+    entry: dict[str, Any] = {"tenant_id": job.tenant_id, "metric": job.metric}
+    try:
+        if isinstance(outcome, SeriesFailure):
+            entry |= {"status": "failed", "error": outcome.error, "traceback": outcome.traceback}
+        else:
+            path = outcome.save(model_dir / job.tenant_id / job.metric)
+            entry |= {
+                "status": "succeeded",
+                "champion": outcome.kind,
+                "country": job.country,
+                "model_path": str(path.relative_to(model_dir)),
+                "last_observed_date": outcome.last_observed_date.date().isoformat(),
+                "backtest": outcome.backtest,
+            }
+    except Exception as exc:  # noqa: BLE001 - one tenant's failure must not fail the batch
+        entry |= {
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=5),
+        }
+    entry["seconds"] = (entry.get("backtest") or {}).get("seconds", 0.0)
+    return _json_safe(entry)
+
+
+def _checkpointed(checkpoints: Path | None) -> dict[tuple[str, str], dict[str, Any]]:
+    """Series a previous run of this job finished: their entries, keyed by tenant and metric."""
+    if checkpoints is None or not (checkpoints / CHECKPOINT_RESULTS).exists():
+        return {}
+    done: dict[tuple[str, str], dict[str, Any]] = {}
+    for line in (checkpoints / CHECKPOINT_RESULTS).read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:  # the line being written when the instance was reclaimed
+            continue
+        done[(entry["tenant_id"], entry["metric"])] = entry
+    return done
+
+
+def _checkpoint(checkpoints: Path, entries: list[dict[str, Any]], model_dir: Path) -> None:
+    """Models first, then their result lines: a line is only there once its model is."""
+    for entry in entries:
+        if entry.get("model_path"):
+            source = model_dir / entry["tenant_id"] / entry["metric"]
+            shutil.copytree(
+                source,
+                checkpoints / "models" / entry["tenant_id"] / entry["metric"],
+                dirs_exist_ok=True,
+            )
+    with (checkpoints / CHECKPOINT_RESULTS).open("a") as sink:
+        sink.writelines(json.dumps(entry) + "\n" for entry in entries)
+        sink.flush()
+        os.fsync(sink.fileno())
+
+
+def _resume(entry: dict[str, Any], checkpoints: Path, model_dir: Path) -> dict[str, Any]:
+    if entry.get("model_path"):
+        shutil.copytree(
+            checkpoints / "models" / entry["tenant_id"] / entry["metric"],
+            model_dir / entry["tenant_id"] / entry["metric"],
+            dirs_exist_ok=True,
+        )
+    return {**entry, "resumed": True}
+
+
 def train_batch(
-    data: pd.DataFrame, config: TrainingConfig, model_dir: Path
+    data: pd.DataFrame,
+    config: TrainingConfig,
+    model_dir: Path,
+    checkpoints: Path | None = None,
+    chunk: int = CHECKPOINT_SERIES,
 ) -> list[dict[str, Any]]:
-    """Train every tenant-metric of ``data`` (one global model across them); save each champion."""
+    """Train every tenant-metric of ``data`` (one global model per chunk); save each champion.
+
+    With ``checkpoints``, series finished by an earlier, interrupted run are taken from there.
+    """
     started = time.perf_counter()
     jobs = series_jobs(data)
-    outcomes = train_series(jobs, config)
-    results: list[dict[str, Any]] = []
-    for position, (job, outcome) in enumerate(zip(jobs, outcomes, strict=True), start=1):
-        entry: dict[str, Any] = {"tenant_id": job.tenant_id, "metric": job.metric}
-        try:
-            if isinstance(outcome, SeriesFailure):
-                entry |= {
-                    "status": "failed",
-                    "error": outcome.error,
-                    "traceback": outcome.traceback,
-                }
-            else:
-                path = outcome.save(model_dir / job.tenant_id / job.metric)
-                entry |= {
-                    "status": "succeeded",
-                    "champion": outcome.kind,
-                    "country": job.country,
-                    "model_path": str(path.relative_to(model_dir)),
-                    "last_observed_date": outcome.last_observed_date.date().isoformat(),
-                    "backtest": outcome.backtest,
-                }
-        except Exception as exc:  # noqa: BLE001 - one tenant's failure must not fail the batch
-            entry |= {
-                "status": "failed",
-                "error": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc(limit=5),
-            }
-        entry["seconds"] = (entry.get("backtest") or {}).get("seconds", 0.0)
-        log.info(
-            "[%d/%d] %s %s: %s (%s)",
-            position,
-            len(jobs),
-            job.tenant_id,
-            job.metric,
-            entry["status"],
-            entry.get("champion") or entry.get("error"),
-        )
-        results.append(_json_safe(entry))
+    done = _checkpointed(checkpoints)
+    if done:
+        log.info("resuming: %d of %d series already trained (checkpoints)", len(done), len(jobs))
+    remaining = [job for job in jobs if (job.tenant_id, job.metric) not in done]
+    finished: dict[tuple[str, str], dict[str, Any]] = {}
+    for first in range(0, len(remaining), max(1, chunk)):
+        part = remaining[first : first + max(1, chunk)]
+        entries = [
+            _outcome_entry(job, outcome, model_dir)
+            for job, outcome in zip(part, train_series(part, config), strict=True)
+        ]
+        if checkpoints is not None:
+            _checkpoint(checkpoints, entries, model_dir)
+        for entry in entries:
+            finished[(entry["tenant_id"], entry["metric"])] = entry
+            log.info(
+                "[%d/%d] %s %s: %s (%s)",
+                len(finished) + len(done),
+                len(jobs),
+                entry["tenant_id"],
+                entry["metric"],
+                entry["status"],
+                entry.get("champion") or entry.get("error"),
+            )
+    results = []
+    for key in ((job.tenant_id, job.metric) for job in jobs):
+        if key in finished:
+            results.append(finished[key])
+        else:
+            assert checkpoints is not None  # only checkpoints make a series done beforehand
+            results.append(_resume(done[key], checkpoints, model_dir))
     log.info("batch of %d series in %.1fs", len(jobs), time.perf_counter() - started)
     return results
 
@@ -167,7 +249,11 @@ def main(env: Mapping[str, str] = os.environ) -> int:
         data = read_channel(paths["train"])
         paths["model"].mkdir(parents=True, exist_ok=True)
         paths["output"].mkdir(parents=True, exist_ok=True)
-        results = train_batch(data, config, paths["model"])
+        checkpoints = paths["checkpoints"] if paths["checkpoints"].is_dir() else None
+        chunk = _raw_hyperparameter(paths["hyperparameters"], "checkpoint_series")
+        results = train_batch(
+            data, config, paths["model"], checkpoints, int(chunk or CHECKPOINT_SERIES)
+        )
         document = json.dumps({"config": _json_safe(vars(config)), "results": results}, indent=1)
         (paths["model"] / RESULTS_FILE).write_text(document)
         (paths["output"] / RESULTS_FILE).write_text(document)

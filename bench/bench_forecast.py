@@ -12,7 +12,9 @@ years of history in batches of 100 (as the nightly runs take them); peak memory 
 tree is sampled from /proc.
 
 Environment: ``FLUX_BENCH_PARTS`` (``accuracy,synthetic``; default both),
-``FLUX_BENCH_SYNTHETIC`` (restaurants to time; default 1000, extrapolated to 10,000).
+``FLUX_BENCH_SYNTHETIC`` (restaurants to time; default 1000, extrapolated to 10,000),
+``FLUX_BENCH_WINDOWS`` (backtest windows of the synthetic part; default 3, as
+``settings.backtest_windows``).
 """
 
 from __future__ import annotations
@@ -402,11 +404,12 @@ def accuracy() -> None:
 
 def synthetic() -> None:
     count = int(os.environ.get("FLUX_BENCH_SYNTHETIC", "1000"))
+    windows = int(os.environ.get("FLUX_BENCH_WINDOWS", "3"))
     jobs = synthetic_restaurants(count)
-    config = TrainingConfig(horizon=28, windows=3, seed=SEED)
+    config = TrainingConfig(horizon=28, windows=windows, seed=SEED)
     print(
-        f"synthetic: {count} restaurants x 730 days, batches of {BATCH} (one global model each), "
-        f"load {os.getloadavg()[0]:.1f}",
+        f"synthetic: {count} restaurants x 730 days, {windows} backtest windows of 28 days, "
+        f"batches of {BATCH} (one global model each), load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     failed = 0

@@ -98,3 +98,19 @@ def test_the_global_model_can_be_champion_and_forecast(tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(again.predict(model.future_dates(14)), forecast)
     kinds = {m.kind for m in outcomes if isinstance(m, DemandModel)}
     assert kinds & {GLOBAL, ENSEMBLE}, kinds
+
+
+def test_the_ensemble_is_the_log_scale_mean_of_its_refitted_members(twice) -> None:
+    first, _ = twice
+    blends = [m for m in first if isinstance(m, DemandModel) and m.kind == ENSEMBLE]
+    assert blends, [getattr(m, "kind", m) for m in first]
+    for model in blends:
+        members = model.forecaster.members  # type: ignore[attr-defined]
+        assert [m.kind for m in members] == ["weekday_median", "xgboost", GLOBAL]
+        dates = model.future_dates(14)
+        parts = np.stack([m.predict(pd.DatetimeIndex(dates)) for m in members])
+        expected = np.expm1(np.log1p(parts).mean(axis=0))
+        open_days = ~np.isin(dates.day_of_week + 1, list(model.closed))
+        np.testing.assert_allclose(model.predict(dates)["p50"][open_days], expected[open_days])
+        # Refitted on the whole history: the local members forecast from its last day.
+        assert members[1].history.index.max() == model.last_observed_date

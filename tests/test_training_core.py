@@ -13,7 +13,12 @@ from flux_pipelines.defs.training.backtest import (
     backtest,
     choose_champion,
 )
-from flux_pipelines.defs.training.candidates import BASELINE, SeasonalNaive, make_forecaster
+from flux_pipelines.defs.training.candidates import (
+    BASELINE,
+    ENSEMBLE,
+    SeasonalNaive,
+    make_forecaster,
+)
 from flux_pipelines.defs.training.model import DemandModel
 from flux_pipelines.defs.training.series import closed_weekdays, daily_series
 from flux_pipelines.defs.training.train import TrainingConfig, train_demand_model
@@ -45,7 +50,9 @@ def test_weekly_series_champion_beats_the_baseline(trained: DemandModel) -> None
     }
     assert trained.kind != BASELINE
     assert candidates[trained.kind]["wape"] < candidates[BASELINE]["wape"]
-    assert trained.kind == min(candidates, key=lambda k: candidates[k]["wape"])
+    scores = {kind: CandidateScore(**values) for kind, values in candidates.items()}
+    assert trained.kind == choose_champion(scores)
+    assert trained.backtest["ranking"][0] in candidates
     assert len(trained.backtest["windows"]) == WINDOWS
 
 
@@ -101,8 +108,61 @@ def test_closed_weekdays_need_eight_weeks_without_sales() -> None:
     assert closed_weekdays(series) == frozenset()
 
 
+def test_a_few_days_of_history_or_a_closure_do_not_close_weekdays() -> None:
+    # Four days seen, over six: the two days not seen are unknown, not closed.
+    history = synthetic_series(6, seed=4, closed_weekday=None).drop(index=[1, 3])
+    assert closed_weekdays(daily_series(history["date"], history["value"])) == frozenset()
+    # Back for five days from two months of works: the weeks without a sale say nothing.
+    history = synthetic_series(120, seed=4, closed_weekday=None)
+    history.loc[60:114, "value"] = np.nan
+    series = daily_series(history["date"], history["value"])
+    assert closed_weekdays(series) == frozenset()
+    # Shut on Wednesdays in four of the weeks it traded: closed.
+    history = synthetic_series(120, seed=4, closed_weekday=3)
+    history.loc[80:104, "value"] = np.nan
+    assert closed_weekdays(daily_series(history["date"], history["value"])) == frozenset({3})
+
+
+def test_prophet_point_forecast_is_prophets_own_yhat() -> None:
+    history = synthetic_series(140, seed=6, closed_weekday=None)  # the next 14 days: Memorial Day
+    series = daily_series(history["date"], history["value"])
+    model = make_forecaster("prophet", "US", 1).fit(series, frozenset())
+    future = pd.date_range(series.index.max() + pd.Timedelta(days=1), periods=HORIZON)
+    expected = model.model.predict(pd.DataFrame({"ds": future}))["yhat"].to_numpy()
+    np.testing.assert_allclose(model.predict(future), expected, rtol=1e-9)
+    # Warm-started from a fit on a shorter history, it lands on the same forecast.
+    earlier = make_forecaster("prophet", "US", 1).fit(series.iloc[:-14], frozenset())
+    warm = make_forecaster("prophet", "US", 1, init=earlier.warm_start()).fit(series, frozenset())
+    np.testing.assert_allclose(warm.predict(future), expected, rtol=0.05)
+
+
 def _score(kind: str, wape: float) -> CandidateScore:
     return CandidateScore(kind, wape, 1.0, 0.3, 0.0, 0.8, 28, -0.1, 0.1)
+
+
+def _scored(kind: str, wape: float, rmsle: float) -> CandidateScore:
+    return CandidateScore(kind, wape, 1.0, rmsle, 0.0, 0.8, 28, -0.1, 0.1)
+
+
+def test_the_ensemble_stays_champion_unless_another_is_clearly_better_on_both_metrics() -> None:
+    scores = {
+        BASELINE: _scored(BASELINE, 0.40, 0.60),
+        ENSEMBLE: _scored(ENSEMBLE, 0.30, 0.50),
+        "prophet": _scored("prophet", 0.29, 0.49),  # better, within the margin: noise
+    }
+    assert choose_champion(scores) == ENSEMBLE
+    scores["prophet"] = _scored("prophet", 0.20, 0.40)  # clearly better on both
+    assert choose_champion(scores) == "prophet"
+    scores["prophet"] = _scored("prophet", 0.10, 0.90)  # far better WAPE, far worse RMSLE
+    assert choose_champion(scores) == ENSEMBLE
+    # The ensemble itself must beat the baseline; a candidate that does not is out of the running.
+    scores = {BASELINE: _scored(BASELINE, 0.30, 0.50), ENSEMBLE: _scored(ENSEMBLE, 0.31, 0.45)}
+    assert choose_champion(scores) == BASELINE
+    scores["prophet"] = _scored("prophet", 0.29, 0.49)
+    assert choose_champion(scores) == "prophet"
+    scores[ENSEMBLE] = _scored(ENSEMBLE, 0.25, 0.45)
+    scores["xgboost"] = _scored("xgboost", 0.30, 0.20)  # far lower RMSLE, not a lower WAPE
+    assert choose_champion(scores) == ENSEMBLE
 
 
 def test_a_model_that_does_not_beat_the_baseline_is_not_champion() -> None:

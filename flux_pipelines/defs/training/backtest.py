@@ -14,12 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from flux_pipelines.defs.training import metrics
-from flux_pipelines.defs.training.candidates import BASELINE, Forecaster
+from flux_pipelines.defs.training.candidates import (
+    BASELINE,
+    ENSEMBLE,
+    Forecaster,
+    WarmStarted,
+)
 from flux_pipelines.defs.training.series import closed_weekdays, iso_weekdays, last_observed
 
 MIN_TRAIN_DAYS = 28
@@ -64,6 +70,9 @@ class SeriesBacktest:
     scale: float  # MASE's denominator
     predictions: dict[str, list[np.ndarray]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    # kind -> the last window's fitted parameters, where the refit on the whole history starts
+    warm_starts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    members: dict[str, list[str]] = field(default_factory=dict)  # a blend's members
 
     def scored_days(self, i: int) -> np.ndarray:
         """Known days of window ``i`` on which the restaurant is open."""
@@ -129,19 +138,27 @@ def run_candidates(
     series: pd.Series, bt: SeriesBacktest, factories: Mapping[str, Callable[[], Forecaster]]
 ) -> SeriesBacktest:
     """Fit each candidate before each window and forecast the window; a failing one is left out
-    (the baseline's failure is the series' failure)."""
+    (the baseline's failure is the series' failure). A candidate that can warm-start starts each
+    window's fit from the previous window's (the windows come oldest first)."""
     for kind, factory in factories.items():
         forecasts = []
+        warm: dict[str, Any] | None = None
         try:
             for window, closed in zip(bt.windows, bt.closed, strict=True):
-                raw = factory().fit(series.loc[: window.origin], closed).predict(window.dates)
+                forecaster = factory()
+                if warm is not None and isinstance(forecaster, WarmStarted):
+                    forecaster.init = warm
+                raw = forecaster.fit(series.loc[: window.origin], closed).predict(window.dates)
                 forecasts.append(closed_day_forecast(raw, window.dates, closed))
+                warm = forecaster.warm_start() if isinstance(forecaster, WarmStarted) else None
         except Exception as exc:  # noqa: BLE001 - a failing candidate is out, the others go on
             if kind == BASELINE:
                 raise
             bt.failed[kind] = f"{type(exc).__name__}: {exc}"
             continue
         bt.predictions[kind] = forecasts
+        if warm is not None:
+            bt.warm_starts[kind] = warm
     return bt
 
 
@@ -205,15 +222,53 @@ def backtest(
     return score(bt), bt.windows
 
 
-def choose_champion(scores: Mapping[str, CandidateScore]) -> str:
-    """The lowest WAPE; a model that does not beat the seasonal-naive baseline is not champion."""
+CHAMPION_MARGIN = 0.10
+CHAMPION_RULE = (
+    f"{ENSEMBLE} unless another candidate's RMSLE/baseline + WAPE/baseline is "
+    f"{CHAMPION_MARGIN:.0%} lower; never one that does not beat {BASELINE}'s WAPE"
+)
+
+
+def relative_error(score: CandidateScore, baseline: CandidateScore) -> float:
+    """RMSLE and WAPE, each relative to the baseline's, summed: one number that needs a candidate
+    to be good on both (RMSLE punishes the small days' misses, WAPE the big days')."""
+    if not (baseline.rmsle > 0 and baseline.wape > 0):
+        return score.wape if np.isfinite(score.wape) else float("inf")
+    value = score.rmsle / baseline.rmsle + score.wape / baseline.wape
+    return float(value) if np.isfinite(value) else float("inf")
+
+
+def choose_champion(
+    scores: Mapping[str, CandidateScore],
+    default: str = ENSEMBLE,
+    margin: float = CHAMPION_MARGIN,
+) -> str:
+    """The ``default`` (the ensemble) unless another candidate's ``relative_error`` is lower by
+    more than ``margin``; without the default, the lowest ``relative_error``. A model that does
+    not beat the seasonal-naive baseline's WAPE is never champion.
+
+    Three windows are too few to tell most restaurants' candidates apart: picked freely, the
+    per-restaurant winner is partly the luckiest, and forecasts the next window worse than a blend
+    fixed in advance (150 Recruit stores, choosing on WAPE over two windows and scoring the third:
+    RMSLE 0.619 against 0.588 for the blend alone).
+    """
     baseline = scores[BASELINE]
-    contenders = [s for s in scores.values() if not np.isnan(s.wape)]
-    if not contenders or np.isnan(baseline.wape):
+    if not np.isfinite(baseline.wape):
         return BASELINE
-    best = min(contenders, key=lambda s: (s.wape, s.kind != BASELINE, s.kind))
-    return best.kind if best.wape < baseline.wape else BASELINE
+    # Only those that beat the baseline's WAPE compete (the baseline wins if none does).
+    eligible = {k: s for k, s in scores.items() if np.isfinite(s.wape) and s.wape < baseline.wape}
+    if not eligible:
+        return BASELINE
+    error = {k: relative_error(s, baseline) for k, s in eligible.items()}
+    best = min(eligible, key=lambda k: (error[k], k))
+    if default in eligible and error[best] > error[default] * (1 - margin):
+        best = default
+    return best
 
 
 def ranked(scores: Mapping[str, CandidateScore]) -> Sequence[CandidateScore]:
-    return sorted(scores.values(), key=lambda s: (np.isnan(s.wape), s.wape, s.kind))
+    """Best first, by ``relative_error``."""
+    baseline = scores.get(BASELINE)
+    if baseline is None:
+        return sorted(scores.values(), key=lambda s: (np.isnan(s.wape), s.wape, s.kind))
+    return sorted(scores.values(), key=lambda s: (relative_error(s, baseline), s.kind))

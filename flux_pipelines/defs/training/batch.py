@@ -1,8 +1,8 @@
 """A batch of tenant-metrics trained together: per-series work on every core, one global model.
 
 Per-series work (candidates' backtests, the champion's refit) runs in a pool of processes, one per
-core; the global model is fitted in this process between the two, with every core's threads. A
-series that fails (bad data, a candidate that breaks the baseline, a worker that dies) comes back
+core; the global models are fitted in this process between the two, with every core's threads (the
+final one while the workers refit). A series that fails (bad data, a candidate that breaks the baseline, a worker that dies) comes back
 as a ``SeriesFailure``; the others go on.
 """
 
@@ -17,8 +17,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 # OpenMP threads that spin while they wait starve each other (and the worker processes) on a busy
 # machine: xgboost's fits ran 7x slower with two spinning threads than with one. Set before
@@ -35,6 +33,8 @@ from flux_pipelines.defs.training.candidates import (  # noqa: E402
     ENSEMBLE_MEMBERS,
     GLOBAL,
     EnsembleForecaster,
+    Forecaster,
+    log_mean,
 )
 from flux_pipelines.defs.training.global_model import add_global_predictions, fit_global_model  # noqa: E402
 from flux_pipelines.defs.training.model import DemandModel  # noqa: E402
@@ -83,42 +83,84 @@ class SeriesRunner:
         )
 
     def map(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        return self.start(fn, calls)()
+
+    def start(
+        self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]
+    ) -> Callable[[], list[Any]]:
+        """Submits the calls and returns what collects their results: this process can do other
+        work (a global fit) while the workers run. Inline, the calls run when collected."""
         if self.pool is None:
-            return [_call(fn, *args) for args in calls]
+            return lambda: [_call(fn, *args) for args in calls]
         futures = [self.pool.submit(_call, fn, *args) for args in calls]
-        out: list[Any] = []
-        for future in futures:
-            try:
-                out.append(future.result())
-            except Exception as exc:  # noqa: BLE001 - a dead worker fails its series only
-                out.append(SeriesFailure(f"{type(exc).__name__}: {exc}"))
-        return out
+
+        def collect() -> list[Any]:
+            out: list[Any] = []
+            for future in futures:
+                try:
+                    out.append(future.result())
+                except Exception as exc:  # noqa: BLE001 - a dead worker fails its series only
+                    out.append(SeriesFailure(f"{type(exc).__name__}: {exc}"))
+            return out
+
+        return collect
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
 
 
-def add_ensemble_predictions(bt: SeriesBacktest) -> None:
-    if all(member in bt.predictions for member in ENSEMBLE_MEMBERS):
-        parts = [bt.predictions[member] for member in ENSEMBLE_MEMBERS]
-        bt.predictions[ENSEMBLE] = [
-            np.mean(np.stack(window), axis=0) for window in zip(*parts, strict=True)
-        ]
-    else:
-        bt.failed[ENSEMBLE] = "a member failed: " + ", ".join(
-            m for m in ENSEMBLE_MEMBERS if m not in bt.predictions
+def add_ensemble_predictions(bt: SeriesBacktest, candidates: Sequence[str]) -> None:
+    """The ensemble of the members that are candidates and forecast every window (at least two)."""
+    members = [m for m in ENSEMBLE_MEMBERS if m in candidates and m in bt.predictions]
+    if len(members) < 2:
+        bt.failed[ENSEMBLE] = "fewer than two members: " + ", ".join(
+            f"{m} ({bt.failed.get(m, 'not a candidate')})"
+            for m in ENSEMBLE_MEMBERS
+            if m not in members
         )
+        return
+    bt.members[ENSEMBLE] = members
+    parts = [bt.predictions[member] for member in members]
+    bt.predictions[ENSEMBLE] = [log_mean(list(window)) for window in zip(*parts, strict=True)]
 
 
-def ensemble_forecaster(job: SeriesJob, model: Any, config: TrainingConfig) -> EnsembleForecaster:
-    members = [
-        refit_champion(job, member, config)
-        if member != GLOBAL
-        else global_forecaster(job, model, config)
-        for member in ENSEMBLE_MEMBERS
-    ]
-    return EnsembleForecaster(members)
+def local_fits(kind: str, bt: SeriesBacktest) -> list[str]:
+    """The per-series models a champion of ``kind`` needs refitted on the whole history."""
+    if kind == GLOBAL:
+        return []
+    if kind == ENSEMBLE:
+        return [member for member in bt.members[ENSEMBLE] if member != GLOBAL]
+    return [kind]
+
+
+def refit_local(
+    job: SeriesJob, kinds: Sequence[str], config: TrainingConfig, bt: SeriesBacktest
+) -> list[Forecaster]:
+    """Runs in a worker: ``kinds`` refitted on the whole history, from their last backtest fit."""
+    return [refit_champion(job, kind, config, bt.warm_starts.get(kind)) for kind in kinds]
+
+
+def champion_forecaster(
+    job: SeriesJob,
+    kind: str,
+    bt: SeriesBacktest,
+    refitted: list[Forecaster],
+    final: Any,
+    config: TrainingConfig,
+) -> Forecaster:
+    if kind == GLOBAL:
+        return global_forecaster(job, final, config)
+    if kind == ENSEMBLE:
+        fitted = dict(zip(local_fits(kind, bt), refitted, strict=True))
+        return EnsembleForecaster(
+            [
+                global_forecaster(job, final, config) if member == GLOBAL else fitted[member]
+                for member in bt.members[ENSEMBLE]
+            ]
+        )
+    [forecaster] = refitted
+    return forecaster
 
 
 def train_series(
@@ -159,25 +201,40 @@ def train_series(
                     else:
                         outcome.bt.failed[GLOBAL] = global_error
                 if ENSEMBLE in config.candidates:
-                    add_ensemble_predictions(outcome.bt)
+                    add_ensemble_predictions(outcome.bt, config.candidates)
                 scores = score(outcome.bt)
                 chosen[position] = (scores, choose_champion(scores))
             except Exception as exc:  # noqa: BLE001
                 outcomes[position] = SeriesFailure(f"{type(exc).__name__}: {exc}")
-        forecasters: dict[int, Any] = {}
+        # The workers refit the per-series models while this process fits the final global model.
+        positions = list(chosen)
+        collect = runner.start(
+            refit_local,
+            [
+                (jobs[p], local_fits(chosen[p][1], outcomes[p].bt), config, outcomes[p].bt)
+                for p in positions
+            ],
+        )
+        final = None
         if any(kind in (GLOBAL, ENSEMBLE) for _, kind in chosen.values()):
             inputs = [o.global_inputs for o in done if o.global_inputs is not None]
             final = fit_global_model(inputs, 0, config.horizon, seed=config.seed, n_jobs=threads)
-            for position, (_, kind) in chosen.items():
-                if kind == GLOBAL:
-                    forecasters[position] = global_forecaster(jobs[position], final, config)
-                elif kind == ENSEMBLE:
-                    forecasters[position] = _call(
-                        ensemble_forecaster, jobs[position], final, config
-                    )
-        local = [p for p, (_, kind) in chosen.items() if kind not in (GLOBAL, ENSEMBLE)]
-        refits = runner.map(refit_champion, [(jobs[p], chosen[p][1], config) for p in local])
-        forecasters.update(zip(local, refits, strict=True))
+        forecasters: dict[int, Any] = {}
+        for position, refitted in zip(positions, collect(), strict=True):
+            kind = chosen[position][1]
+            forecasters[position] = (
+                refitted
+                if isinstance(refitted, SeriesFailure)
+                else _call(
+                    champion_forecaster,
+                    jobs[position],
+                    kind,
+                    outcomes[position].bt,
+                    refitted,
+                    final,
+                    config,
+                )
+            )
         log.info("champions refitted in %.1fs", time.perf_counter() - clock)
     finally:
         runner.close()

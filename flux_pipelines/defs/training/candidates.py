@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,9 @@ PROPHET = "prophet"
 XGBOOST = "xgboost"
 GLOBAL = "global_xgboost"
 ENSEMBLE = "ensemble"
-ENSEMBLE_MEMBERS = (WEEKDAY_MEDIAN, GLOBAL)
+# Members that err differently (a robust local level, a local and a global learner). Prophet adds
+# little to them on Recruit's backtests and would cost every restaurant a refit.
+ENSEMBLE_MEMBERS = (WEEKDAY_MEDIAN, XGBOOST, GLOBAL)
 CANDIDATES = (BASELINE, WEEKDAY_MEDIAN, PROPHET, XGBOOST, GLOBAL, ENSEMBLE)
 LOCAL_CANDIDATES = (BASELINE, WEEKDAY_MEDIAN, PROPHET, XGBOOST)
 MEDIAN_WEEKS = 12
@@ -43,6 +45,15 @@ class Forecaster(Protocol):
     def fit(self, history: pd.Series, closed: frozenset[int]) -> Forecaster: ...
 
     def predict(self, dates: pd.DatetimeIndex) -> np.ndarray: ...
+
+
+@runtime_checkable
+class WarmStarted(Protocol):
+    """A forecaster whose fit can start from an earlier fit's parameters (``init``)."""
+
+    init: dict[str, Any] | None
+
+    def warm_start(self) -> dict[str, Any]: ...
 
 
 def _training_targets(history: pd.Series, closed: frozenset[int]) -> pd.Series:
@@ -112,14 +123,72 @@ def prophet_holidays(country: str, first_year: int, last_year: int) -> pd.DataFr
     return frame if len(frame) else None
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays as JSON can hold them."""
+    return value.tolist() if hasattr(value, "tolist") else value
+
+
+@lru_cache(maxsize=1)
+def _quick_json_backend() -> type:
+    """Prophet's CmdStanPy backend, writing Stan's input files with the C JSON encoder.
+
+    cmdstanpy writes them value by value in Python (``stanio``): a third of a fit on two years of
+    days. The optimisation itself is Prophet's own, Newton fallback included.
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from prophet.models import CmdStanPyBackend
+
+    class QuickJsonBackend(CmdStanPyBackend):  # type: ignore[misc]
+        def fit(self, stan_init: dict[str, Any], stan_data: dict[str, Any], **kwargs: Any) -> Any:
+            if "init" in kwargs:
+                stan_init = self.sanitize_custom_inits(stan_init, kwargs.pop("init"))
+            inits, data = self.prepare_data(stan_init, stan_data)
+            with tempfile.TemporaryDirectory(prefix="flux-prophet-") as folder:
+                data_file, inits_file = Path(folder, "data.json"), Path(folder, "inits.json")
+                data_file.write_text(json.dumps(data, default=_plain))
+                inits_file.write_text(json.dumps(inits, default=_plain))
+                args: dict[str, Any] = {
+                    "data": str(data_file),
+                    "inits": str(inits_file),
+                    "algorithm": "Newton" if cast(float, data["T"]) < 100 else "LBFGS",
+                    "iter": int(1e4),
+                }
+                args.update(kwargs)
+                try:
+                    self.stan_fit = self.model.optimize(**args)
+                except RuntimeError:
+                    if not self.newton_fallback or args["algorithm"] == "Newton":
+                        raise
+                    args["algorithm"] = "Newton"
+                    self.stan_fit = self.model.optimize(**args)
+            params = self.stan_to_dict_numpy(
+                self.stan_fit.column_names, self.stan_fit.optimized_params_np
+            )
+            for name in params:
+                params[name] = params[name].reshape((1, -1))
+            return params
+
+    return QuickJsonBackend
+
+
 class ProphetForecaster:
-    """Prophet: weekly (and, given two years, yearly) seasonality and the country's holidays."""
+    """Prophet: weekly (and, given two years, yearly) seasonality and the country's holidays.
+
+    ``init``: the parameters of a fit on a shorter history of the same series (the previous
+    backtest window), where the optimiser starts; Prophet keeps its own start for any parameter
+    whose shape differs. It converges in about half the iterations to the same optimum, within
+    the optimiser's tolerance.
+    """
 
     kind = PROPHET
 
-    def __init__(self, country: str, seed: int = 0) -> None:
+    def __init__(self, country: str, seed: int = 0, init: dict[str, Any] | None = None) -> None:
         self.country = country
         self.seed = seed
+        self.init = init
         self.model: Any = None
 
     def fit(self, history: pd.Series, closed: frozenset[int]) -> ProphetForecaster:
@@ -134,20 +203,59 @@ class ProphetForecaster:
             raise ValueError(f"too few observed days for Prophet ({len(targets)})")
         span_days = (targets.index.max() - targets.index.min()).days
         first_year = int(targets.index.min().year)
+        # Holidays up to two years past the history cover any horizon (at most 366 days).
+        last_year = int(targets.index.max().year) + 2
         model = Prophet(
             weekly_seasonality=True,
             yearly_seasonality=span_days >= 2 * 365,
             daily_seasonality=False,
             uncertainty_samples=0,
-            holidays=prophet_holidays(self.country, first_year, first_year + 5),
+            holidays=prophet_holidays(self.country, first_year, last_year),
         )
-        model.fit(pd.DataFrame({"ds": targets.index, "y": targets.to_numpy()}), seed=self.seed)
+        model.stan_backend = _quick_json_backend()()
+        options: dict[str, Any] = {"seed": self.seed}
+        if self.init is not None:
+            options["init"] = self.init
+        model.fit(pd.DataFrame({"ds": targets.index, "y": targets.to_numpy()}), **options)
         self.model = model
         return self
 
+    def warm_start(self) -> dict[str, Any]:
+        """This fit's parameters, as ``init`` for a fit on a longer history of the same series."""
+        params = self.model.params
+        start: dict[str, Any] = {
+            name: float(params[name][0][0]) for name in ("k", "m", "sigma_obs")
+        }
+        start.update({name: np.asarray(params[name][0]) for name in ("delta", "beta")})
+        return start
+
     def predict(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        frame = self.model.predict(pd.DataFrame({"ds": dates}))
-        return frame["yhat"].to_numpy(dtype="float64")
+        """Prophet's ``yhat``, combined as ``Prophet.predict`` does (trend, then the multiplicative
+        and additive terms), without the per-component frames, intervals and the component
+        matrix it rebuilds on every call: the fit's own (``train_component_cols``) is reused."""
+        model = self.model
+        frame = model.setup_dataframe(pd.DataFrame({"ds": dates}))
+        trend = np.asarray(model.predict_trend(frame), dtype="float64")
+        blocks = [
+            model.make_seasonality_features(
+                frame["ds"], props["period"], props["fourier_order"], name
+            )
+            for name, props in model.seasonalities.items()
+        ]
+        holidays = model.construct_holiday_dataframe(frame["ds"])
+        if len(holidays) > 0:
+            blocks.append(model.make_holiday_features(frame["ds"], holidays)[0])
+        components = model.train_component_cols
+        unusual = model.extra_regressors or any(
+            props["condition_name"] is not None for props in model.seasonalities.values()
+        )
+        if unusual or not blocks or sum(b.shape[1] for b in blocks) != len(components):
+            return np.asarray(model.predict(pd.DataFrame({"ds": dates}))["yhat"], dtype="float64")
+        x = np.concatenate([b.to_numpy(dtype="float64") for b in blocks], axis=1)
+        beta = np.asarray(model.params["beta"], dtype="float64").mean(axis=0)
+        additive = x @ (components["additive_terms"].to_numpy() * beta) * model.y_scale
+        multiplicative = x @ (components["multiplicative_terms"].to_numpy() * beta)
+        return trend * (1 + multiplicative) + additive
 
     # A fitted Prophet holds its Stan backend; its JSON form is the supported way to persist it.
     def __getstate__(self) -> dict[str, Any]:
@@ -176,27 +284,36 @@ def boosted_regressor(seed: int, *, n_estimators: int, max_depth: int, n_jobs: i
         colsample_bytree=0.8,
         min_child_weight=5,
         tree_method="hist",
+        max_bin=64,  # a few thousand rows: finer bins cost a third of the fit and add nothing
         random_state=seed,
         n_jobs=n_jobs,
         objective="reg:squarederror",
     )
 
 
-def predict_from_origin(
-    model: Any, history: pd.Series, country: str, dates: pd.DatetimeIndex, horizon: int
+def predict_from_state(
+    model: Any, state: OriginState, origin: int, dates: pd.DatetimeIndex
 ) -> np.ndarray:
-    """A direct model's forecast of ``dates`` from the last day of ``history``. Days beyond the
-    trained horizon keep their calendar features; the trees read their ``horizon`` as the farthest
-    one they were trained on."""
-    last = pd.Timestamp(history.index.max())
+    """A direct model's forecast of ``dates`` from position ``origin`` of ``state``. Days beyond
+    the trained horizon keep their calendar features; the trees read their ``horizon`` as the
+    farthest one they were trained on."""
+    last = state.start + pd.Timedelta(days=origin)
     ahead = np.asarray((pd.DatetimeIndex(dates) - last).days)
     reach = int(max(ahead.max(initial=1), 1))
-    state: OriginState = origin_state(history, country, reach)
-    rows = examples(state, np.array([state.days - 1]), reach)
+    rows = examples(state, np.array([origin]), reach)
     raw = to_level(model.predict(rows.features), rows.scale)
     by_step = pd.Series(raw, index=np.arange(1, reach + 1))
     out = by_step.reindex(np.clip(ahead, 1, None)).to_numpy(dtype="float64", copy=True)
     return np.nan_to_num(out, nan=0.0)
+
+
+def predict_from_origin(
+    model: Any, history: pd.Series, country: str, dates: pd.DatetimeIndex, horizon: int
+) -> np.ndarray:
+    """A direct model's forecast of ``dates`` from the last day of ``history``."""
+    ahead = np.asarray((pd.DatetimeIndex(dates) - pd.Timestamp(history.index.max())).days)
+    state = origin_state(history, country, int(max(ahead.max(initial=1), 1)))
+    return predict_from_state(model, state, state.days - 1, dates)
 
 
 class XGBoostForecaster:
@@ -204,20 +321,41 @@ class XGBoostForecaster:
 
     Direct multi-horizon: every day of the horizon is predicted from what is known at the origin
     (``direct_features.py``), so the backtest measures what it can really do 28 days ahead.
+
+    ``state``: the features of the whole series, when the history to fit is a prefix of it (the
+    backtest's windows): every feature at a day reads only days up to it, so the prefix's rows
+    are the same, and the series' features are computed once instead of once per window.
     """
 
     kind = XGBOOST
 
-    def __init__(self, country: str, seed: int = 0, horizon: int = 28) -> None:
+    def __init__(
+        self, country: str, seed: int = 0, horizon: int = 28, state: OriginState | None = None
+    ) -> None:
         self.country = country
         self.seed = seed
         self.horizon = horizon
         self.model: Any = None
         self.history = pd.Series(dtype="float64")
+        self.shared: OriginState | None = state
+        self.origin = -1
+
+    def _state_for(self, history: pd.Series) -> OriginState | None:
+        state = self.shared
+        if state is None or len(history) == 0 or pd.Timestamp(history.index[0]) != state.start:
+            return None
+        # Calendar features (holidays) must reach a horizon past the history's end.
+        if len(history) > state.days or len(history) + self.horizon + 1 > len(state.holidays):
+            return None
+        return state
 
     def fit(self, history: pd.Series, closed: frozenset[int]) -> XGBoostForecaster:
-        state = origin_state(history, self.country, self.horizon)
-        rows = training_examples(state, self.horizon, state.days - 1, closed)
+        state = self._state_for(history)
+        self.shared = state
+        if state is None:
+            state = origin_state(history, self.country, self.horizon)
+        self.origin = len(history) - 1
+        rows = training_examples(state, self.horizon, self.origin, closed)
         if len(rows) < 28:
             raise ValueError(f"too few training examples for XGBoost ({len(rows)})")
         self.model = boosted_regressor(self.seed, n_estimators=120, max_depth=3, n_jobs=1)
@@ -226,7 +364,18 @@ class XGBoostForecaster:
         return self
 
     def predict(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        state = getattr(self, "shared", None)  # absent from models pickled before it existed
+        if state is not None:
+            last = state.start + pd.Timedelta(days=self.origin)
+            reach = int((pd.DatetimeIndex(dates) - last).days.max())
+            if self.origin + reach + 1 < len(state.holidays):
+                return predict_from_state(self.model, state, self.origin, dates)
         return predict_from_origin(self.model, self.history, self.country, dates, self.horizon)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["shared"] = None  # the backtest's features, not part of the model
+        return state
 
 
 class GlobalForecaster:
@@ -247,9 +396,18 @@ class GlobalForecaster:
         return predict_from_origin(self.model, self.history, self.country, dates, self.horizon)
 
 
+def log_mean(forecasts: list[np.ndarray]) -> np.ndarray:
+    """The members' mean on the log1p scale (a geometric mean): demand errors are multiplicative,
+    and one member far too high does not drag the blend up as an arithmetic mean would."""
+    stacked = np.log1p(
+        np.clip(np.stack([np.asarray(f, dtype="float64") for f in forecasts]), 0, None)
+    )
+    return np.expm1(stacked.mean(axis=0))
+
+
 class EnsembleForecaster:
-    """The mean of its members' forecasts (the weekday median and the global model): two models
-    that err differently, averaged, beat either on most restaurants' backtests."""
+    """The log-scale mean of its members' forecasts (``ENSEMBLE_MEMBERS``, those that fitted):
+    models that err differently, blended, beat each of them on most restaurants' backtests."""
 
     kind = ENSEMBLE
 
@@ -260,16 +418,25 @@ class EnsembleForecaster:
         raise TypeError("an ensemble is assembled from fitted members (batch.py)")
 
     def predict(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        return np.mean([member.predict(dates) for member in self.members], axis=0)
+        return log_mean([member.predict(dates) for member in self.members])
 
 
-def make_forecaster(kind: str, country: str, seed: int, horizon: int = 28) -> Forecaster:
+def make_forecaster(
+    kind: str,
+    country: str,
+    seed: int,
+    horizon: int = 28,
+    init: dict[str, Any] | None = None,
+    state: OriginState | None = None,
+) -> Forecaster:
+    """``init``: a warm start (``warm_start()`` of an earlier fit of the same kind), if it has one;
+    ``state``: the whole series' features, for a kind that reads them (see XGBoostForecaster)."""
     if kind == BASELINE:
         return SeasonalNaive()
     if kind == WEEKDAY_MEDIAN:
         return WeekdayMedian()
     if kind == PROPHET:
-        return ProphetForecaster(country, seed)
+        return ProphetForecaster(country, seed, init)
     if kind == XGBOOST:
-        return XGBoostForecaster(country, seed, horizon)
+        return XGBoostForecaster(country, seed, horizon, state)
     raise ValueError(f"unknown per-series candidate {kind!r}; known: {', '.join(LOCAL_CANDIDATES)}")

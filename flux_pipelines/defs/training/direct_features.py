@@ -39,6 +39,10 @@ FEATURES = (
     "mean_same_weekday_4",
     "mean_same_weekday_12",
     "median_same_weekday_12",
+    "median_same_weekday_52",
+    "log_mean_same_weekday_12",
+    "log_std_same_weekday_12",
+    "mean_364",
     "same_day_last_year",
     "observed_share_28",
     "history_days",
@@ -54,6 +58,7 @@ class OriginState:
     scale: np.ndarray  # recent mean at each day (NaN where none can be had)
     mean_7: np.ndarray
     mean_91: np.ndarray
+    mean_364: np.ndarray
     observed_share_28: np.ndarray
     history_days: np.ndarray
     observed_before: np.ndarray  # observed days up to and including each day
@@ -61,6 +66,9 @@ class OriginState:
     weekday_mean_4: np.ndarray
     weekday_mean_12: np.ndarray
     weekday_median_12: np.ndarray
+    weekday_median_52: np.ndarray
+    weekday_log_mean_12: np.ndarray  # on log1p(value): the level RMSLE aims at
+    weekday_log_std_12: np.ndarray  # how erratic the weekday is
     holidays: np.ndarray  # flags for every day of the series and ``horizon + 1`` beyond
 
     @property
@@ -115,7 +123,7 @@ def origin_state(series: pd.Series, country: str, horizon: int) -> OriginState:
     days = len(values)
     start = pd.Timestamp(series.index[0])
     observed = ~np.isnan(values)
-    mean = {w: series.rolling(w, min_periods=1).mean().to_numpy() for w in (7, 28, 91)}
+    mean = {w: series.rolling(w, min_periods=1).mean().to_numpy() for w in (7, 28, 91, 364)}
     expanding = series.expanding(min_periods=1).mean().to_numpy()
     scale = mean[28].copy()
     for fallback in (mean[91], expanding):
@@ -123,17 +131,22 @@ def origin_state(series: pd.Series, country: str, horizon: int) -> OriginState:
         scale[bad] = fallback[bad]
     scale[~np.isfinite(scale) | (scale <= 0)] = np.nan
     weekday = np.asarray(pd.DatetimeIndex(series.index).day_of_week)
-    stats = {name: np.full((days, 7), np.nan) for name in ("last", "mean4", "mean12", "med12")}
+    names = ("last", "mean4", "mean12", "med12", "med52", "logmean12", "logstd12")
+    stats = {name: np.full((days, 7), np.nan) for name in names}
     for w in range(7):
         positions = np.flatnonzero(weekday == w)
         if len(positions) == 0:
             continue
         sub = series.iloc[positions]
+        logged = np.log1p(sub)
         for name, stat in (
             ("last", sub.ffill()),
             ("mean4", sub.rolling(4, min_periods=1).mean()),
             ("mean12", sub.rolling(12, min_periods=1).mean()),
             ("med12", sub.rolling(12, min_periods=1).median()),
+            ("med52", sub.rolling(52, min_periods=1).median()),
+            ("logmean12", logged.rolling(12, min_periods=1).mean()),
+            ("logstd12", logged.rolling(12, min_periods=2).std()),
         ):
             stats[name][:, w] = _spread(positions, stat.to_numpy(dtype="float64"), days)
     first = int(np.argmax(observed)) if observed.any() else days
@@ -144,6 +157,7 @@ def origin_state(series: pd.Series, country: str, horizon: int) -> OriginState:
         scale=scale,
         mean_7=mean[7],
         mean_91=mean[91],
+        mean_364=mean[364],
         observed_share_28=pd.Series(observed.astype("float64"))
         .rolling(28, min_periods=1)
         .mean()
@@ -154,6 +168,9 @@ def origin_state(series: pd.Series, country: str, horizon: int) -> OriginState:
         weekday_mean_4=stats["mean4"],
         weekday_mean_12=stats["mean12"],
         weekday_median_12=stats["med12"],
+        weekday_median_52=stats["med52"],
+        weekday_log_mean_12=stats["logmean12"],
+        weekday_log_std_12=stats["logstd12"],
         holidays=holiday_flags(country, dates),
     )
 
@@ -191,6 +208,10 @@ def examples(state: OriginState, origins: np.ndarray, horizon: int) -> Examples:
         "mean_same_weekday_4": state.weekday_mean_4[origin, weekday] / scale,
         "mean_same_weekday_12": state.weekday_mean_12[origin, weekday] / scale,
         "median_same_weekday_12": state.weekday_median_12[origin, weekday] / scale,
+        "median_same_weekday_52": state.weekday_median_52[origin, weekday] / scale,
+        "log_mean_same_weekday_12": state.weekday_log_mean_12[origin, weekday] - np.log1p(scale),
+        "log_std_same_weekday_12": state.weekday_log_std_12[origin, weekday],
+        "mean_364": state.mean_364[origin] / scale,
         "same_day_last_year": last_year / scale,
         "observed_share_28": state.observed_share_28[origin],
         "history_days": state.history_days[origin],

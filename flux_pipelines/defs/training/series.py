@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 CLOSED_LOOKBACK_WEEKS = 8
+CLOSED_MIN_EVIDENCE = 4  # trading weeks in which a weekday was shut, before it counts as closed
 
 
 def daily_series(dates: pd.Series | pd.Index, values: pd.Series | pd.Index) -> pd.Series:
@@ -39,16 +40,32 @@ def last_observed(series: pd.Series) -> pd.Timestamp:
     return pd.Timestamp(observed.index.max())
 
 
-def closed_weekdays(series: pd.Series, weeks: int = CLOSED_LOOKBACK_WEEKS) -> frozenset[int]:
-    """ISO weekdays (1=Mon..7=Sun) with no sales (zero or missing) in the last ``weeks`` weeks."""
+def closed_weekdays(
+    series: pd.Series,
+    weeks: int = CLOSED_LOOKBACK_WEEKS,
+    min_evidence: int = CLOSED_MIN_EVIDENCE,
+) -> frozenset[int]:
+    """ISO weekdays (1=Mon..7=Sun) with no sales (zero or missing) in the last ``weeks`` weeks,
+    seen shut in at least ``min_evidence`` of those weeks in which the restaurant traded.
+
+    A week without any sale (works, holidays, before the first day) says nothing about which days
+    the restaurant opens: a restaurant four days old, or just back from a month's closure, has
+    no closed weekday yet, rather than every day it has not been seen open on.
+    """
     end = last_observed(series)
     window = series.loc[end - pd.Timedelta(days=7 * weeks - 1) : end]
-    weekday = np.asarray(window.index.isocalendar().day)  # type: ignore[attr-defined]
-    closed = {
-        day
-        for day in range(1, 8)
-        if (weekday == day).any() and (window[weekday == day].fillna(0.0) == 0.0).all()
-    }
+    sold = np.nan_to_num(window.to_numpy(dtype="float64"), nan=0.0) > 0
+    weekday = iso_weekdays(pd.DatetimeIndex(window.index))
+    # Weeks counted back from the last observed day, so every week holds each weekday once.
+    week = (len(window) - 1 - np.arange(len(window))) // 7
+    traded = np.bincount(week, weights=sold, minlength=weeks) > 0
+    closed = set()
+    for day in range(1, 8):
+        on_day = weekday == day
+        if sold[on_day].any():
+            continue
+        if int(traded[week[on_day]].sum()) >= min_evidence:
+            closed.add(day)
     return frozenset(closed)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from flux_pipelines.defs.training.backtest import (
+    CHAMPION_RULE,
     INTERVAL_QUANTILES,
     CandidateScore,
     InsufficientHistory,
@@ -37,7 +38,7 @@ from flux_pipelines.defs.training.candidates import (
     SeasonalNaive,
     make_forecaster,
 )
-from flux_pipelines.defs.training.direct_features import LOOKBACK_DAYS
+from flux_pipelines.defs.training.direct_features import LOOKBACK_DAYS, origin_state
 from flux_pipelines.defs.training.global_model import GlobalInputs, global_inputs
 from flux_pipelines.defs.training.model import DemandModel
 from flux_pipelines.defs.training.series import (
@@ -85,21 +86,30 @@ def backtest_series(job: SeriesJob, config: TrainingConfig) -> SeriesBacktestRes
     series = job.series()
     bt = plan_backtest(series, config.horizon, config.windows)
     local = [k for k in dict.fromkeys([BASELINE, *config.candidates]) if k in LOCAL_CANDIDATES]
+    # The series' features once, for the boosted candidates of every window and the global model.
+    state = origin_state(series, job.country, config.horizon)
     factories = {
-        kind: (lambda kind=kind: make_forecaster(kind, job.country, config.seed, config.horizon))
+        kind: (
+            lambda kind=kind: make_forecaster(
+                kind, job.country, config.seed, config.horizon, state=state
+            )
+        )
         for kind in local
     }
     run_candidates(series, bt, factories)
     inputs = None
     if GLOBAL in config.candidates:
         steps = range(1, config.windows + 1)
-        inputs = global_inputs(series, job.country, config.horizon, bt, steps)
+        inputs = global_inputs(series, job.country, config.horizon, bt, steps, state)
     return SeriesBacktestResult(bt, inputs, time.perf_counter() - started)
 
 
-def refit_champion(job: SeriesJob, kind: str, config: TrainingConfig) -> Forecaster:
+def refit_champion(
+    job: SeriesJob, kind: str, config: TrainingConfig, init: dict[str, Any] | None = None
+) -> Forecaster:
+    """``init``: the backtest's last fit of this kind (``SeriesBacktest.warm_starts``)."""
     series = job.series()
-    return make_forecaster(kind, job.country, config.seed, config.horizon).fit(
+    return make_forecaster(kind, job.country, config.seed, config.horizon, init).fit(
         series, closed_weekdays(series)
     )
 
@@ -127,6 +137,7 @@ def backtest_summary(
         "champion": champion,
         "challenger": challenger,
         "baseline": BASELINE,
+        "champion_rule": CHAMPION_RULE,
         "horizon": config.horizon,
         "windows": [w.origin.date().isoformat() for w in bt.windows],
         "closed_weekdays": sorted(closed_weekdays(series)),

@@ -213,3 +213,90 @@ def test_a_column_mapping_naming_a_missing_column_is_refused() -> None:
 )
 def test_spreadsheet_safe_neutralises_formulas(value: str, safe: str) -> None:
     assert spreadsheet_safe(value) == safe
+
+
+def _carefully(content: str) -> ParsedUpload:
+    from flux_pipelines.defs.ingest.parsing import _choose_header
+    from flux_pipelines.defs.ingest.parsing.daily import parse_daily_carefully
+    from flux_pipelines.defs.ingest.parsing.source import open_source
+
+    source = open_source(io.BytesIO(content.encode()))
+    header, layout = _choose_header(source.candidates, None)
+    return parse_daily_carefully(source, header, layout, TODAY)
+
+
+def _plainly(content: str) -> ParsedUpload | None:
+    from flux_pipelines.defs.ingest.parsing import _choose_header
+    from flux_pipelines.defs.ingest.parsing.plain import read_plain_daily
+    from flux_pipelines.defs.ingest.parsing.source import open_source
+
+    source = open_source(io.BytesIO(content.encode()))
+    header, layout = _choose_header(source.candidates, None)
+    return read_plain_daily(source, header, layout, TODAY)[0]
+
+
+def _same(fast: ParsedUpload, careful: ParsedUpload) -> None:
+    pd.testing.assert_frame_equal(fast.daily, careful.daily)
+    pd.testing.assert_frame_equal(fast.rejected, careful.rejected)
+    assert (fast.format, fast.rows_total, fast.warnings, fast.items) == (
+        careful.format,
+        careful.rows_total,
+        careful.warnings,
+        careful.items,
+    )
+
+
+def _days(count: int, first: str = "2024-01-01") -> list[str]:
+    return [str(d.date()) for d in pd.date_range(first, periods=count)]
+
+
+PLAIN_FILES = {
+    "clean": "date,sales,covers\n"
+    + "".join(f"{d},{100 + i % 9}.25,{i % 13}\n" for i, d in enumerate(_days(60))),
+    "crlf, no final newline, columns in another order": "Guests,Day,Revenue\r\n"
+    + "\r\n".join(f"{i % 13},{d},{1000 + i}" for i, d in enumerate(_days(20))),
+    "days out of order, an outlier": "date,sales\n"
+    + "".join(
+        f"{d},{250000 if i == 17 else 1000 + (i % 7) * 10}\n" for i, d in enumerate(_days(30)[::-1])
+    ),
+    "three measures": "date,orders,sales,covers\n2024-01-02,5,10.5,3\n2024-01-01,4,9,2\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN_FILES))
+def test_a_plain_file_reads_as_the_careful_path_reads_it(name: str) -> None:
+    plain = _plainly(PLAIN_FILES[name])
+    assert plain is not None
+    assert bool(plain.warnings) == ("outlier" in name)
+    _same(plain, _carefully(PLAIN_FILES[name]))
+    _same(parse(PLAIN_FILES[name]), _carefully(PLAIN_FILES[name]))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "date,sales\n2024-01-01,10\n2024-01-01,10\n",  # a repeat
+        "date,sales\n2024-01-01,10\n2024-02-30,10\n",  # no such day
+        "date,sales\n2024-01-01,10\n2024-07-01,10\n",  # the future
+        "date,sales\n2024-01-01,10\n\n2024-01-02,12\n",  # a blank line
+        "date,sales\n2024-01-01, 10\n",  # a space
+        'date,sales\n2024-01-01,"1,234.50"\n',  # quoted, thousands
+        "date,sales\n2024-01-01,\n2024-01-02,4\n",  # an empty cell
+        "date,sales,\n2024-01-01,10,\n",  # an unused column
+        "date,sales\r2024-01-01,10\r",  # old Mac line ends
+    ],
+)
+def test_a_file_that_is_not_plain_is_read_carefully(content: str) -> None:
+    assert _plainly(content) is None
+    _same(parse(content), _carefully(content))
+
+
+def test_a_large_file_is_streamed_whole_to_the_careful_path() -> None:
+    lines = [f"{d},{i % 500}.5,{i % 40}\n" for i, d in enumerate(_days(9000, "2000-01-01"))]
+    lines[5000] = lines[5000].replace(".5,", ".5x,")
+    content = "date,sales,covers\n" + "".join(lines) * 6  # ~1.9 MB: days repeat exactly
+    parsed = parse(content)
+    assert len(content) > (1 << 20)
+    _same(parsed, _carefully(content))
+    assert parsed.rows_total == 54000
+    assert set(parsed.rejected["line_number"]) >= {5002}

@@ -1,12 +1,21 @@
 """``staged_sales``: every pending upload of the run's tenants, parsed, validated and loaded."""
 
+from collections import defaultdict
 from uuid import UUID
 
 import dagster as dg
 
-from flux_pipelines.defs.ingest.loader import LoadOutcome, load_upload, pending_uploads
+from flux_pipelines.defs.ingest.loader import LoadOutcome, load_uploads, pending_uploads_of
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 from flux_pipelines.defs.tenants import tenants_partitions
+
+
+def _describe(outcome: LoadOutcome) -> str:
+    return (
+        f"tenant {outcome.tenant_id} upload {outcome.upload_id}: {outcome.status}, "
+        f"{outcome.rows_loaded} rows loaded, {outcome.rows_rejected} rejected"
+        + (f" ({outcome.error})" if outcome.error else "")
+    )
 
 
 @dg.asset(
@@ -21,35 +30,37 @@ def staged_sales(
     context: dg.AssetExecutionContext, database: FluxDatabase, landing: LandingZoneResource
 ) -> dg.MaterializeResult:
     engine, zone = database.engine(), landing.zone()
-    outcomes: list[LoadOutcome] = []
-    failed: dict[str, str] = {}
     tenants = context.partition_keys
-    for position, tenant in enumerate(tenants, start=1):
-        try:
-            with engine.connect() as conn:
-                upload_ids = pending_uploads(conn, UUID(tenant))
-            for upload_id in upload_ids:
-                outcome = load_upload(engine, zone, upload_id)
-                outcomes.append(outcome)
-                context.log.info(
-                    f"[{position}/{len(tenants)}] tenant {tenant} upload {upload_id}: {outcome.status}, "
-                    f"{outcome.rows_loaded} rows loaded, {outcome.rows_rejected} rejected"
-                    + (f" ({outcome.error})" if outcome.error else "")
-                )
-        except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the batch
-            failed[tenant] = f"{type(exc).__name__}: {exc}"
-            context.log.error(f"tenant {tenant}: load failed: {failed[tenant]}")
+    with engine.connect() as conn:
+        upload_ids = pending_uploads_of(conn, [UUID(t) for t in tenants])
+    # All the run's uploads at once: small ones load in batches (one transaction each), and one
+    # upload's failure leaves the others' outcomes as they would be alone.
+    outcomes = load_uploads(engine, zone, upload_ids)
+    failures: dict[str, list[str]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.status == "failed":
+            failures[str(outcome.tenant_id)].append(f"upload {outcome.upload_id}: {outcome.error}")
+            context.log.error(f"load failed: {_describe(outcome)}")
+        elif outcome.status != "loaded" or outcome.rows_rejected:
+            context.log.warning(_describe(outcome))
+    failed = {tenant: "; ".join(errors) for tenant, errors in failures.items()}
+    loaded = [o for o in outcomes if o.status != "failed"]
+    context.log.info(
+        f"{len(tenants)} tenant(s), {len(outcomes)} upload(s): "
+        f"{sum(o.status == 'loaded' and not o.skipped for o in loaded)} loaded, "
+        f"{sum(o.rows_loaded for o in loaded)} rows; {len(failed)} tenant(s) failed"
+    )
     if failed and len(failed) == len(tenants):
         raise dg.Failure(f"every tenant of the run failed to load: {failed}")
     return dg.MaterializeResult(
         metadata={
             "tenants": len(tenants),
-            "uploads_processed": sum(not o.skipped for o in outcomes),
-            "rows_loaded": sum(o.rows_loaded for o in outcomes),
-            "rows_rejected": sum(o.rows_rejected for o in outcomes),
-            "days_replaced": sum(o.days_replaced for o in outcomes),
-            "uploads_rejected": sum(o.status == "rejected" for o in outcomes),
-            "uploads_duplicate": sum(o.status == "duplicate" for o in outcomes),
+            "uploads_processed": sum(not o.skipped for o in loaded),
+            "rows_loaded": sum(o.rows_loaded for o in loaded),
+            "rows_rejected": sum(o.rows_rejected for o in loaded),
+            "days_replaced": sum(o.days_replaced for o in loaded),
+            "uploads_rejected": sum(o.status == "rejected" for o in loaded),
+            "uploads_duplicate": sum(o.status == "duplicate" for o in loaded),
             "tenants_failed": dg.MetadataValue.json(failed),
         }
     )

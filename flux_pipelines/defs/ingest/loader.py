@@ -1,58 +1,72 @@
-"""Loading one upload into ``flux.staged_sales`` (and ``flux.staged_item_sales``), exactly once.
+"""Loading uploads into ``flux.staged_sales`` (and ``flux.staged_item_sales``), exactly once.
 
-Everything about one upload happens in ONE transaction: the upload row is locked, the file parsed,
+Everything about an upload happens in ONE transaction: the upload row is locked, the file parsed,
 valid rows COPY'd into temporary tables and merged into staging (a later upload of the same days
 replaces them: a correction, recorded on the upload with the uploads it replaced), rejected rows
 recorded, and the status set. A crash or a dropped connection at any point rolls all of it back, so
 running the load again converges to exactly the rows of one clean load; an upload that is already
 settled is left alone.
+
+``load_uploads`` does the same for many uploads at once, as the ``staged_sales`` asset does for a
+run of tenants: small uploads go in batches, one transaction per batch (one COPY and one merge for
+all their daily rows, whose pandera check also runs once per batch), a few batches at a time.
+Each upload still gets exactly its own outcome; a batch that fails for any reason is loaded again
+upload by upload, so one bad upload cannot change what happens to the others.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import typing
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from uuid import UUID
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from flux_pipelines.db.tables import rejected_rows, staged_item_sales, staged_sales, uploads
+from flux_pipelines.db.tables import rejected_rows, uploads
 from flux_pipelines.defs.ingest.parsing import ParsedUpload, UnreadableUpload, parse_upload
+from flux_pipelines.defs.ingest.staging import (
+    Staged,
+    StagingRulesBroken,
+    Tables,
+    merge_daily,
+    merge_items,
+    rejection_rows,
+    settle,
+)
 from flux_pipelines.landing import LandingZone
 
-SETTLED = ("loaded", "rejected", "duplicate")
-# Item names as exports write them can be long; the table keeps the first 500 characters.
-ITEM_NAME_LIMIT = 500
+__all__ = [
+    "SETTLED",
+    "LoadOutcome",
+    "StagingRulesBroken",
+    "load_upload",
+    "load_uploads",
+    "pending_uploads",
+    "pending_uploads_of",
+]
 
-# The temporary tables COPY writes into; they vanish at commit.
-_temporary = sa.MetaData()
-incoming = sa.Table(
-    "incoming_sales",
-    _temporary,
-    sa.Column("metric", sa.Text),
-    sa.Column("date", sa.Date),
-    sa.Column("value", sa.Numeric(14, 2)),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
-)
-incoming_items = sa.Table(
-    "incoming_item_sales",
-    _temporary,
-    sa.Column("date", sa.Date),
-    sa.Column("item", sa.Text),
-    sa.Column("quantity", sa.Numeric(14, 3)),
-    sa.Column("revenue", sa.Numeric(14, 2)),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
-)
+SETTLED = ("loaded", "rejected", "duplicate")
+# A batch is one transaction: large enough that its fixed costs vanish, small enough that a retry
+# upload by upload (after a failure) stays short.
+BATCH_UPLOADS = 100
+# Larger uploads (line-item exports, years of days) load on their own, streamed.
+BATCH_MAX_BYTES = 1024 * 1024
+# Batches in flight at once, each on its own connection: the PostgreSQL backends' per-row work
+# (foreign keys, index) is most of a small upload's cost. One more than the two cores keeps both
+# busy while a batch is being parsed (measured: 3 is ~5% faster than 2 on 2 cores, 1 ~20% slower).
+LOAD_CONNECTIONS = 3
 
 
 @dataclass(frozen=True)
 class LoadOutcome:
+    """What a load did to one upload. ``status`` is the upload's status, or ``failed`` when the
+    load raised (``load_uploads`` only): the upload is then untouched, still pending."""
+
     upload_id: UUID
     tenant_id: UUID
     status: str
@@ -69,236 +83,299 @@ class LoadOutcome:
     warnings: tuple[str, ...] = field(default=())
 
 
-@dataclass
-class _Replaced:
-    """What a load replaced: the days (of any metric or item) and the uploads that owned them."""
-
-    days: set[dt.date] = field(default_factory=set)
-    uploads: set[UUID] = field(default_factory=set)
-
-    def add(self, rows: sa.Result[typing.Any]) -> None:
-        for row in rows:
-            self.days.add(row.date)
-            self.uploads.add(row.upload_id)
-
-
 def pending_uploads(conn: sa.Connection, tenant_id: UUID) -> list[UUID]:
     """Uploads of a tenant not settled yet, oldest first, so the newest correction wins."""
+    return pending_uploads_of(conn, [tenant_id])
+
+
+def pending_uploads_of(conn: sa.Connection, tenant_ids: Sequence[UUID]) -> list[UUID]:
+    """Uploads of these tenants not settled yet, oldest first (per tenant: the loading order)."""
     return list(
         conn.execute(
             sa.select(uploads.c.upload_id)
-            .where(uploads.c.tenant_id == tenant_id, uploads.c.status.not_in(SETTLED))
+            .where(uploads.c.tenant_id.in_(list(tenant_ids)), uploads.c.status.not_in(SETTLED))
             .order_by(uploads.c.received_at, uploads.c.upload_id)
         ).scalars()
     )
 
 
-def _copy(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
-    table.create(conn)
-    names = [c.name for c in table.columns]
-    buffer = io.StringIO()
-    frame[names].to_csv(buffer, index=False, header=False)
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)") as copy,
-    ):
-        copy.write(buffer.getvalue())
+# --- loading ---------------------------------------------------------------------------------
 
 
-def _count(conn: sa.Connection, statement: sa.Insert) -> int:
-    """Rows an INSERT ... SELECT wrote (SQLAlchemy keeps the driver's count only when asked)."""
-    return int(conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount)
-
-
-def _merge_into_staging(
-    conn: sa.Connection, tenant_id: UUID, upload_id: UUID, replaced: _Replaced
-) -> int:
-    """Insert or replace the tenant's (metric, day) rows; returns the rows written."""
-    # The rows about to be replaced, and whose they were: the upload history names them.
-    replaced.add(
-        conn.execute(
-            sa.select(staged_sales.c.date, staged_sales.c.upload_id)
-            .join(
-                incoming,
-                sa.and_(
-                    incoming.c.metric == staged_sales.c.metric,
-                    incoming.c.date == staged_sales.c.date,
-                ),
-            )
-            .where(staged_sales.c.tenant_id == tenant_id, staged_sales.c.upload_id != upload_id)
-            .distinct()
+def _parse(zone: LandingZone, row: typing.Any, today: dt.date) -> ParsedUpload:
+    with zone.open(row.object_key) as stream:
+        return parse_upload(
+            stream, filename=row.filename, today=today, column_mapping=row.column_mapping
         )
-    )
-    select = sa.select(
-        sa.literal(tenant_id, staged_sales.c.tenant_id.type).label("tenant_id"),
-        incoming.c.metric,
-        incoming.c.date,
-        incoming.c.value,
-        sa.literal(upload_id, staged_sales.c.upload_id.type).label("upload_id"),
-    )
-    insert = pg_insert(staged_sales).from_select(
-        ["tenant_id", "metric", "date", "value", "upload_id"], select
-    )
-    statement = insert.on_conflict_do_update(
-        index_elements=["tenant_id", "metric", "date"],
-        set_={
-            "value": insert.excluded.value,
-            "upload_id": insert.excluded.upload_id,
-            "loaded_at": sa.func.now(),
-        },
-    )
-    return _count(conn, statement)
 
 
-def _merge_items(conn: sa.Connection, tenant_id: UUID, upload_id: UUID, replaced: _Replaced) -> int:
-    """Replace the tenant's item rows of every day the upload covers; returns the rows written.
-
-    Whole days, not single items: an item sold on a day by the earlier upload but absent from
-    the correction was not sold that day, so it must not survive the correction.
-    """
-    covered = sa.select(incoming_items.c.date).distinct().scalar_subquery()
-    replaced.add(
-        conn.execute(
-            sa.delete(staged_item_sales)
-            .where(
-                staged_item_sales.c.tenant_id == tenant_id, staged_item_sales.c.date.in_(covered)
-            )
-            .returning(staged_item_sales.c.date, staged_item_sales.c.upload_id)
-        )
-    )
-    select = sa.select(
-        sa.literal(tenant_id, staged_item_sales.c.tenant_id.type).label("tenant_id"),
-        incoming_items.c.date,
-        incoming_items.c.item,
-        incoming_items.c.quantity,
-        incoming_items.c.revenue,
-        sa.literal(upload_id, staged_item_sales.c.upload_id.type).label("upload_id"),
-    )
-    insert = sa.insert(staged_item_sales).from_select(
-        ["tenant_id", "date", "item", "quantity", "revenue", "upload_id"], select
-    )
-    return _count(conn, insert)
-
-
-def _item_rows(items: pd.DataFrame) -> pd.DataFrame:
-    """Items keyed as the table keys them: names cut to the column's limit, then summed again
-    (two long names that share their first 500 characters are one item)."""
-    named = items.assign(item=items["item"].astype(str).str.slice(0, ITEM_NAME_LIMIT))
-    grouped = named.groupby(["date", "item"], sort=False)
-    return pd.DataFrame(
-        {"quantity": grouped["quantity"].sum(), "revenue": grouped["revenue"].sum(min_count=1)}
-    ).reset_index()
-
-
-def _record_rejections(
-    conn: sa.Connection, tenant_id: UUID, upload_id: UUID, rejected: pd.DataFrame
-) -> None:
-    if rejected.empty:
-        return
-    rows = [
-        {
-            "tenant_id": tenant_id,
-            "upload_id": upload_id,
-            "line_number": None if pd.isna(r.line_number) else int(r.line_number),
-            "column_name": None if pd.isna(r.column_name) else str(r.column_name),
-            "value": None if pd.isna(r.value) else str(r.value)[:500],
-            "reason": str(r.reason),
-        }
-        for r in rejected.itertuples(index=False)
-    ]
-    conn.execute(sa.insert(rejected_rows), rows)
-
-
-def _settle(conn: sa.Connection, upload_id: UUID, **values: object) -> None:
-    conn.execute(
-        sa.update(uploads)
-        .where(uploads.c.upload_id == upload_id)
-        .values(processed_at=sa.func.now(), **values)
-    )
-
-
-def load_upload(
-    engine: sa.Engine, zone: LandingZone, upload_id: UUID, today: dt.date | None = None
-) -> LoadOutcome:
-    today = today or dt.date.today()
-    with engine.begin() as conn:
-        # The row lock makes a second, concurrent load of the same upload wait, then see it settled.
-        row = conn.execute(
-            sa.select(uploads).where(uploads.c.upload_id == upload_id).with_for_update()
-        ).one()
-        if row.status in SETTLED:
-            return LoadOutcome(upload_id, row.tenant_id, row.status, row.format, skipped=True)
-
-        earlier = conn.execute(
-            sa.select(uploads.c.upload_id).where(
-                uploads.c.tenant_id == row.tenant_id,
-                uploads.c.content_sha256 == row.content_sha256,
+def _load_round(
+    conn: sa.Connection, tables: Tables, zone: LandingZone, rows: list[typing.Any], today: dt.date
+) -> list[LoadOutcome]:
+    """Loads locked, unsettled uploads of distinct tenants; returns their outcomes in order."""
+    hashes = [r.content_sha256 for r in rows if r.content_sha256 is not None]
+    earlier: dict[tuple[UUID, str], UUID] = {}
+    if hashes:
+        found = conn.execute(
+            sa.select(uploads.c.tenant_id, uploads.c.content_sha256, uploads.c.upload_id).where(
+                uploads.c.tenant_id.in_([r.tenant_id for r in rows]),
+                uploads.c.content_sha256.in_(hashes),
                 uploads.c.status == "loaded",
-                uploads.c.upload_id != upload_id,
+                uploads.c.upload_id.not_in([r.upload_id for r in rows]),
             )
-        ).scalar()
-        if earlier is not None:
+        ).all()
+        earlier = {(f.tenant_id, f.content_sha256): f.upload_id for f in found}
+
+    outcomes: dict[UUID, LoadOutcome] = {}
+    settled: dict[str, list[dict[str, object]]] = defaultdict(list)
+    staged: list[Staged] = []
+    for row in rows:
+        before = earlier.get((row.tenant_id, row.content_sha256))
+        if before is not None:
             message = (
-                f"the same file was already loaded as upload {earlier}; nothing was loaded twice"
+                f"the same file was already loaded as upload {before}; nothing was loaded twice"
             )
-            _settle(conn, upload_id, status="duplicate", error=message, rows_loaded=0)
-            return LoadOutcome(upload_id, row.tenant_id, "duplicate", error=message)
-
+            settled["duplicate"].append(
+                {
+                    "upload_id": row.upload_id,
+                    "status": "duplicate",
+                    "error": message,
+                    "rows_loaded": 0,
+                }
+            )
+            outcomes[row.upload_id] = LoadOutcome(
+                row.upload_id, row.tenant_id, "duplicate", error=message
+            )
+            continue
         try:
-            with zone.open(row.object_key) as stream:
-                parsed: ParsedUpload = parse_upload(
-                    stream, filename=row.filename, today=today, column_mapping=row.column_mapping
-                )
+            parsed = _parse(zone, row, today)
         except UnreadableUpload as exc:
-            _settle(
-                conn, upload_id, status="rejected", error=str(exc), rows_loaded=0, rows_rejected=0
+            settled["rejected"].append(
+                {"upload_id": row.upload_id, "status": "rejected", "error": str(exc)}
+                | {"rows_loaded": 0, "rows_rejected": 0}  # nothing of it is loaded
             )
-            return LoadOutcome(upload_id, row.tenant_id, "rejected", error=str(exc))
+            outcomes[row.upload_id] = LoadOutcome(
+                row.upload_id, row.tenant_id, "rejected", error=str(exc)
+            )
+            continue
+        staged.append(Staged(row, parsed))
 
-        written = items_written = 0
-        replaced = _Replaced()
-        if not parsed.daily.empty:
-            _copy(conn, incoming, parsed.daily)
-            written = _merge_into_staging(conn, row.tenant_id, upload_id, replaced)
-        if parsed.items is not None and not parsed.items.empty:
-            _copy(conn, incoming_items, _item_rows(parsed.items))
-            items_written = _merge_items(conn, row.tenant_id, upload_id, replaced)
-        _record_rejections(conn, row.tenant_id, upload_id, parsed.rejected)
+    merge_daily(conn, tables, staged, today)
+    for entry in staged:
+        items = entry.parsed.items
+        if items is not None and not items.empty:
+            entry.items_written, replaced = merge_items(
+                conn, tables, entry.row.tenant_id, entry.row.upload_id, items
+            )
+            entry.replaced.add(replaced)
+    rejected = [r for entry in staged for r in rejection_rows(entry)]
+    if rejected:
+        conn.execute(sa.insert(rejected_rows), rejected)
+
+    for entry in staged:
+        row, parsed = entry.row, entry.parsed
         # Counts are of the file's lines, as the restaurant sees them; a line may fail on several columns.
         rejected_lines = (
             int(parsed.rejected["line_number"].nunique()) if not parsed.rejected.empty else 0
         )
         loaded = parsed.rows_total - rejected_lines
         dates = parsed.daily["date"] if not parsed.daily.empty else pd.Series([], dtype=object)
-        corrected = tuple(sorted(replaced.uploads))
-        _settle(
-            conn,
-            upload_id,
-            status="loaded",
-            format=parsed.format,
-            rows_total=parsed.rows_total,
-            rows_loaded=loaded,
-            rows_rejected=rejected_lines,
-            date_min=dates.min() if len(dates) else None,
-            date_max=dates.max() if len(dates) else None,
-            days_replaced=len(replaced.days),
-            replaced_uploads=list(corrected),
-            warnings=list(parsed.warnings),
-            error=None,
+        corrected = tuple(sorted(entry.replaced.uploads))
+        settled["loaded"].append(
+            {
+                "upload_id": row.upload_id,
+                "status": "loaded",
+                "format": parsed.format,
+                "rows_total": parsed.rows_total,
+                "rows_loaded": loaded,
+                "rows_rejected": rejected_lines,
+                "date_min": dates.min() if len(dates) else None,
+                "date_max": dates.max() if len(dates) else None,
+                "days_replaced": len(entry.replaced.days),
+                "replaced_uploads": list(corrected),
+                "warnings": list(parsed.warnings),
+                "error": None,
+            }
         )
-        return LoadOutcome(
-            upload_id,
+        outcomes[row.upload_id] = LoadOutcome(
+            row.upload_id,
             row.tenant_id,
             "loaded",
             parsed.format,
             parsed.rows_total,
             loaded,
             rejected_lines,
-            len(replaced.days),
-            days_written=written,
+            len(entry.replaced.days),
+            days_written=entry.written,
             replaced_uploads=corrected,
-            items_written=items_written,
+            items_written=entry.items_written,
             warnings=tuple(parsed.warnings),
         )
+    for status, values in settled.items():
+        settle(conn, status, values)
+    return [outcomes[r.upload_id] for r in rows]
+
+
+def _load_locked(
+    engine: sa.Engine, zone: LandingZone, upload_ids: list[UUID], today: dt.date
+) -> list[LoadOutcome]:
+    """One transaction: locks the uploads, loads the unsettled ones in rounds (the first pending
+    upload of each tenant, then the second...), so a tenant's uploads load in the order given."""
+    upload_ids = list(dict.fromkeys(upload_ids))
+    with engine.begin() as conn:
+        # A batch's statements cost enough on paper for PostgreSQL to compile them (JIT, ~10 ms
+        # each); they run once, in far less than the compilation takes.
+        conn.execute(sa.select(sa.func.set_config("jit", "off", True)))
+        # The row locks make a second, concurrent load of the same uploads wait, then see them
+        # settled; taken in one order, so two batches never wait on each other in a cycle.
+        locked = conn.execute(
+            sa.select(uploads)
+            .where(uploads.c.upload_id.in_(upload_ids))
+            .order_by(uploads.c.upload_id)
+            .with_for_update()
+        ).all()
+        by_id = {row.upload_id: row for row in locked}
+        missing = [str(u) for u in upload_ids if u not in by_id]
+        if missing:
+            raise LookupError(f"no such upload(s): {', '.join(missing)}")
+        outcomes: dict[UUID, LoadOutcome] = {}
+        rounds: dict[int, list[typing.Any]] = defaultdict(list)
+        seen: Counter[UUID] = Counter()
+        for upload_id in upload_ids:
+            row = by_id[upload_id]
+            if row.status in SETTLED:
+                outcomes[upload_id] = LoadOutcome(
+                    upload_id, row.tenant_id, row.status, row.format, skipped=True
+                )
+            else:
+                rounds[seen[row.tenant_id]].append(row)
+                seen[row.tenant_id] += 1
+        tables = Tables(conn)
+        for number in sorted(rounds):
+            for outcome in _load_round(conn, tables, zone, rounds[number], today):
+                outcomes[outcome.upload_id] = outcome
+        return [outcomes[u] for u in upload_ids]
+
+
+def load_upload(
+    engine: sa.Engine, zone: LandingZone, upload_id: UUID, today: dt.date | None = None
+) -> LoadOutcome:
+    """Loads one upload in its own transaction (raises if the load fails: nothing is kept)."""
+    return _load_locked(engine, zone, [upload_id], today or dt.date.today())[0]
+
+
+_NO_TENANT = UUID(int=0)  # the tenant of an upload id that does not exist
+
+
+def _failed(upload_id: UUID, tenant_id: UUID, error: BaseException) -> LoadOutcome:
+    return LoadOutcome(upload_id, tenant_id, "failed", error=f"{type(error).__name__}: {error}")
+
+
+def _one_by_one(
+    engine: sa.Engine, zone: LandingZone, upload_ids: list[UUID], today: dt.date
+) -> list[LoadOutcome]:
+    """Each upload in its own transaction, in order; a failure stops its tenant's later uploads
+    (they would load out of order), not the others'."""
+    with engine.connect() as conn:
+        tenant_of: dict[UUID, UUID] = dict(
+            conn.execute(
+                sa.select(uploads.c.upload_id, uploads.c.tenant_id).where(
+                    uploads.c.upload_id.in_(upload_ids)
+                )
+            ).all()
+        )
+    outcomes: list[LoadOutcome] = []
+    stopped: dict[UUID, UUID] = {}  # tenant -> its upload that failed
+    for upload_id in upload_ids:
+        tenant = tenant_of.get(upload_id, _NO_TENANT)
+        if tenant in stopped:
+            message = f"not loaded: the tenant's earlier upload {stopped[tenant]} failed to load"
+            outcomes.append(LoadOutcome(upload_id, tenant, "failed", error=message))
+            continue
+        try:
+            outcomes.append(_load_locked(engine, zone, [upload_id], today)[0])
+        except Exception as exc:  # noqa: BLE001 - reported in the outcome
+            outcomes.append(_failed(upload_id, tenant, exc))
+            stopped[tenant] = upload_id
+    return outcomes
+
+
+def _load_batch(
+    engine: sa.Engine, zone: LandingZone, upload_ids: list[UUID], today: dt.date
+) -> list[LoadOutcome]:
+    try:
+        return _load_locked(engine, zone, upload_ids, today)
+    except Exception as exc:  # noqa: BLE001 - rolled back; reported, or retried one by one
+        if len(upload_ids) == 1:
+            with engine.connect() as conn:
+                tenant = conn.execute(
+                    sa.select(uploads.c.tenant_id).where(uploads.c.upload_id == upload_ids[0])
+                ).scalar()
+            return [_failed(upload_ids[0], tenant or _NO_TENANT, exc)]
+        # Each upload on its own: the one that broke the batch fails alone, the others load.
+        return _one_by_one(engine, zone, upload_ids, today)
+
+
+@dataclass(frozen=True)
+class _Work:
+    """Uploads to load together in one transaction (``batch``), or one by one in order."""
+
+    upload_ids: list[UUID]
+    batch: bool
+
+
+def _plan(engine: sa.Engine, upload_ids: list[UUID]) -> list[_Work]:
+    """Uploads grouped by tenant (in their order), tenants packed into batches; a tenant with a
+    large upload loads one by one (it streams), in order. Every tenant is in one unit of work, so
+    units running at once never touch the same tenant."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(uploads.c.upload_id, uploads.c.tenant_id, uploads.c.size_bytes).where(
+                uploads.c.upload_id.in_(upload_ids)
+            )
+        ).all()
+    known = {r.upload_id: r for r in rows}
+    by_tenant: dict[UUID | None, list[UUID]] = defaultdict(list)
+    for upload_id in dict.fromkeys(upload_ids):
+        row = known.get(upload_id)
+        by_tenant[row.tenant_id if row else None].append(upload_id)
+    work: list[_Work] = []
+    current: list[UUID] = []
+    for tenant, ids in by_tenant.items():
+        if tenant is None:
+            work.extend(_Work([u], batch=False) for u in ids)  # unknown: each fails alone
+            continue
+        if not all((known[u].size_bytes or BATCH_MAX_BYTES + 1) <= BATCH_MAX_BYTES for u in ids):
+            work.append(_Work(ids, batch=False))
+            continue
+        if current and len(current) + len(ids) > BATCH_UPLOADS:
+            work.append(_Work(current, batch=True))
+            current = []
+        current.extend(ids)
+    if current:
+        work.append(_Work(current, batch=True))
+    return work
+
+
+def load_uploads(
+    engine: sa.Engine,
+    zone: LandingZone,
+    upload_ids: Sequence[UUID],
+    today: dt.date | None = None,
+    connections: int = LOAD_CONNECTIONS,
+) -> list[LoadOutcome]:
+    """Loads many uploads, each with the outcome ``load_upload`` would give it; a tenant's uploads
+    load in the order given (``pending_uploads_of``'s: oldest first). Never raises for one upload:
+    an upload whose load failed has status ``failed`` (and stays pending), and so do the later
+    uploads of its tenant."""
+    day = today or dt.date.today()
+
+    def run(work: _Work) -> list[LoadOutcome]:
+        if work.batch:
+            return _load_batch(engine, zone, work.upload_ids, day)
+        return _one_by_one(engine, zone, work.upload_ids, day)
+
+    with ThreadPoolExecutor(max_workers=max(1, connections)) as pool:
+        done = list(pool.map(run, _plan(engine, list(upload_ids))))
+    by_id = {o.upload_id: o for outcomes in done for o in outcomes}
+    return [by_id[u] for u in dict.fromkeys(upload_ids) if u in by_id]

@@ -62,18 +62,57 @@ def _daily_schema(today: dt.date, measures: tuple[str, ...]) -> pa.DataFrameSche
     )
 
 
+# What flux.staged_sales takes (its metric check).
+STAGED_METRICS = ("sales", "covers", "orders", "items")
+
+
+@functools.lru_cache(maxsize=8)
+def staged_daily_schema(today: dt.date) -> pa.DataFrameSchema:
+    """The long rows a batch of uploads is about to write, keyed by the upload's position in the
+    batch: a known metric, a plausible day, a non-negative value, each (upload, metric, day) once.
+
+    Checked once per batch over every upload's rows, in bulk (dates as datetime64, not objects).
+    """
+    return pa.DataFrameSchema(
+        {
+            "upload": pa.Column("int64"),
+            "metric": pa.Column(None, pa.Check.isin(STAGED_METRICS)),
+            "date": pa.Column(
+                "datetime64[s]",
+                [pa.Check.ge(pd.Timestamp(EARLIEST_DATE)), pa.Check.le(pd.Timestamp(today))],
+            ),
+            "value": pa.Column("float64", NON_NEGATIVE),
+        },
+        unique=["upload", "metric", "date"],
+        strict=True,
+    )
+
+
+def staged_daily_violations(frame: pd.DataFrame, today: dt.date) -> pd.DataFrame:
+    """The rows of ``frame`` that ``staged_daily_schema`` refuses (index, check); empty if none."""
+    try:
+        staged_daily_schema(today).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        return pd.DataFrame(
+            {"index": cases["index"].to_numpy(), "check": cases["check"].astype(str).to_numpy()}
+        )
+    return pd.DataFrame({"index": [], "check": []})
+
+
 _LINE_ITEM_SCHEMA = pa.DataFrameSchema(
     {
-        "line_number": pa.Column("int64"),
         "quantity": pa.Column("float64", NON_NEGATIVE),
         "price": pa.Column("float64", NON_NEGATIVE, nullable=True),
     },
-    strict=False,
+    strict=True,
 )
 
 
 def line_item_schema() -> pa.DataFrameSchema:
-    """One sold line of a line-item export (its date is checked once per distinct day)."""
+    """A distinct (quantity, price) of a line-item export, as parsed: a file of millions of lines
+    has a few hundred, each checked once, and a failure is spread back to every line that has it
+    (dates are checked once per distinct day, by ``day_schema``)."""
     return _LINE_ITEM_SCHEMA
 
 

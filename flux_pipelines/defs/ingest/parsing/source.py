@@ -56,6 +56,9 @@ class _Prefixed(io.RawIOBase):
             buffer[:n] = self._prefix[:n]
             self._prefix = self._prefix[n:]
             return n
+        if isinstance(self._rest, io.BufferedIOBase | io.RawIOBase):
+            # Straight into the caller's buffer: one copy less of every block.
+            return self._rest.readinto(buffer) or 0
         data = self._rest.read(len(buffer))
         if not data:
             return 0
@@ -124,6 +127,36 @@ class TextSource:
     compressed: bool
     candidates: list[Candidate]
     open_text: Callable[[], typing.TextIO]
+    # The same text as UTF-8 bytes (no byte-order mark), for readers that parse bytes (Arrow):
+    # a UTF-8 file is passed through undecoded. None: encode what ``open_text`` gives.
+    open_utf8: Callable[[], typing.BinaryIO] | None = None
+
+    def utf8(self) -> typing.BinaryIO:
+        if self.open_utf8 is not None:
+            return self.open_utf8()
+        return typing.cast(typing.BinaryIO, io.BufferedReader(_Utf8Encoded(self.open_text())))
+
+
+class _Utf8Encoded(io.RawIOBase):
+    """A text stream's characters as UTF-8 bytes."""
+
+    def __init__(self, text: typing.TextIO) -> None:
+        self._text = text
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: typing.Any) -> int:
+        while not self._pending:
+            chunk = self._text.read(max(1, len(buffer) // 4))
+            if not chunk:
+                return 0
+            self._pending = chunk.encode("utf-8", "replace")
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
 
 def _read_head(stream: typing.BinaryIO | io.RawIOBase, size: int) -> bytes:
@@ -207,12 +240,25 @@ def open_source(stream: typing.BinaryIO) -> TextSource:
         raise UnreadableUpload("The file is empty: there is nothing to load.")
     used = False
 
-    def open_text() -> typing.TextIO:
+    def claim() -> None:
         nonlocal used
         if used:
             raise RuntimeError("an upload's stream can be read once")
         used = True
+
+    def open_text() -> typing.TextIO:
+        claim()
         buffered = io.BufferedReader(_Prefixed(head, raw), buffer_size=1024 * 1024)
         return io.TextIOWrapper(buffered, encoding=encoding, errors="replace", newline="")
 
-    return TextSource(encoding, compressed, candidates, open_text)
+    def open_utf8() -> typing.BinaryIO:
+        if encoding not in ("utf-8", "utf-8-sig"):
+            return typing.cast(typing.BinaryIO, io.BufferedReader(_Utf8Encoded(open_text())))
+        claim()
+        body = head[len(codecs.BOM_UTF8) :] if head.startswith(codecs.BOM_UTF8) else head
+        # Invalid bytes pass through here; the reader replaces them as the decoder would.
+        return typing.cast(
+            typing.BinaryIO, io.BufferedReader(_Prefixed(body, raw), buffer_size=1024 * 1024)
+        )
+
+    return TextSource(encoding, compressed, candidates, open_text, open_utf8)

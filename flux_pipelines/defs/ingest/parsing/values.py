@@ -107,6 +107,7 @@ _TIME_SUFFIX = (
     r"(?:Z|[+-]\d{2}:?\d{2}|[A-Z]{2,5})?)"
     f"{_S}*$"
 )
+TIME_SUFFIX = _TIME_SUFFIX
 
 
 def date_keys(raw: pd.Series) -> pd.Series:

@@ -1,11 +1,12 @@
 """The schema the migrations build: roles, forced RLS, fail-closed tenancy."""
 
+import datetime as dt
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import tenants, uploads
+from flux_pipelines.db.tables import staged_sales, tenants, uploads
 
 
 def test_api_role_cannot_bypass_rls(api_engine: sa.Engine) -> None:
@@ -66,3 +67,36 @@ def test_writing_another_tenants_row_is_refused(api_engine: sa.Engine, make_tena
                     filename="x.csv",
                 )
             )
+
+
+def test_a_staged_row_belongs_to_its_uploads_tenant_and_goes_with_it(
+    pipeline_engine: sa.Engine,
+    make_tenant,  # type: ignore[no-untyped-def]
+) -> None:
+    mine, other = make_tenant(), make_tenant()
+    upload = uuid.uuid4()
+    row = {"metric": "sales", "date": dt.date(2025, 1, 1), "value": 10, "upload_id": upload}
+    with pipeline_engine.begin() as conn:
+        conn.execute(
+            sa.insert(uploads).values(
+                upload_id=upload, tenant_id=mine, object_key=f"test/{upload}", filename="a.csv"
+            )
+        )
+        conn.execute(sa.insert(staged_sales).values(tenant_id=mine, **row))
+    # Another tenant's row cannot claim this upload, nor can a row name an upload that is not there.
+    for tenant, values in ((other, row), (mine, {**row, "upload_id": uuid.uuid4()})):
+        with pytest.raises(sa.exc.IntegrityError), pipeline_engine.begin() as conn:
+            conn.execute(
+                sa.insert(staged_sales).values(
+                    tenant_id=tenant, **{**values, "date": dt.date(2025, 1, 2)}
+                )
+            )
+    # Removing the upload (as removing its tenant does) removes its staged rows.
+    with pipeline_engine.begin() as conn:
+        conn.execute(sa.delete(uploads).where(uploads.c.upload_id == upload))
+        left = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(staged_sales)
+            .where(staged_sales.c.tenant_id == mine)
+        ).scalar_one()
+    assert left == 0

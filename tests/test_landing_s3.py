@@ -4,6 +4,7 @@ however many times their event arrives."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import threading
@@ -20,7 +21,7 @@ from moto_server import create_bucket
 
 from flux_pipelines.db.tables import staged_sales, uploads
 from flux_pipelines.defs.ingest.assets import staged_sales as staged_sales_asset
-from flux_pipelines.defs.ingest.loader import load_upload
+from flux_pipelines.defs.ingest.loader import load_upload, load_uploads
 from flux_pipelines.defs.ingest.sensors import build_landing_sensor, scan_landing_zone
 from flux_pipelines.defs.ingest.uploads import receive_upload
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
@@ -266,3 +267,31 @@ def test_duplicate_events_never_load_an_upload_twice(
         12 * 28,
         float(sum(m * d for m in range(1, 13) for d in range(1, 29))),
     )
+
+
+def test_a_dropped_copy_of_a_loaded_file_is_recognised_by_its_content(
+    moto_endpoint: str,
+    s3_zone: S3LandingZone,
+    pipeline_engine: sa.Engine,
+    make_tenant,
+) -> None:
+    tenant = make_tenant()
+    body = b"date,sales\n2025-02-01,10.50\n2025-02-02,12\n"
+    first, copy = uuid4(), uuid4()
+    for upload_id in (first, copy):  # the same bytes dropped twice, under two keys
+        _drop(moto_endpoint, s3_zone.bucket, tenant, upload_id, body)
+    scan_landing_zone(pipeline_engine, s3_zone, None)
+
+    outcomes = load_uploads(pipeline_engine, s3_zone, [first, copy])
+    assert [o.status for o in outcomes] == ["loaded", "duplicate"]
+    with pipeline_engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(uploads.c.content_sha256, uploads.c.size_bytes).where(
+                uploads.c.upload_id.in_([first, copy])
+            )
+        ).all()
+        rows = conn.execute(
+            sa.select(sa.func.count()).where(staged_sales.c.tenant_id == tenant)
+        ).scalar_one()
+    assert set(stored) == {(hashlib.sha256(body).hexdigest(), len(body))}
+    assert rows == 2  # loaded once

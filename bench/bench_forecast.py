@@ -294,13 +294,45 @@ def plot(results: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+def _live_descendants_cpu(root: int) -> float:
+    """CPU time of ``root``'s live descendants and of the children they have reaped: the worker
+    pools' fork server lives as long as this process, and its workers are its children, not ours.
+    """
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parents[int(entry.name)] = int(fields[1])
+            used[int(entry.name)] = sum(int(f) for f in fields[11:15]) / tick
+        except (OSError, ValueError, IndexError):
+            continue
+    total, frontier = 0.0, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [p for p, parent in parents.items() if parent == pid]
+        total += sum(used.get(p, 0.0) for p in children)
+        frontier.extend(children)
+    return total
+
+
 def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the worker pools, cmdstan)."""
+    """CPU time of this process, its finished children (cmdstan) and its live descendants (the
+    fork server and its worker pools)."""
     own, children = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),
     )
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return (
+        own.ru_utime
+        + own.ru_stime
+        + children.ru_utime
+        + children.ru_stime
+        + _live_descendants_cpu(os.getpid())
+    )
 
 
 def timed(label: str, fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -425,7 +457,11 @@ def synthetic() -> None:
                     failed += 1
             done = first + len(batch)
             elapsed = time.perf_counter() - started
-            print(f"  {done} done in {elapsed:.0f} s ({elapsed / done:.3f} s each)", flush=True)
+            print(
+                f"  {done} done in {elapsed:.0f} s ({elapsed / done:.3f} s each), "
+                f"{cpu_seconds() - cpu:.0f} CPU-s so far",
+                flush=True,
+            )
         seconds, used = time.perf_counter() - started, cpu_seconds() - cpu
     cores = os.cpu_count() or 1
     print(

@@ -16,6 +16,7 @@ from flux_pipelines.defs.training.backtest import (
 from flux_pipelines.defs.training.candidates import (
     BASELINE,
     ENSEMBLE,
+    ProphetForecaster,
     SeasonalNaive,
     make_forecaster,
 )
@@ -126,14 +127,38 @@ def test_a_few_days_of_history_or_a_closure_do_not_close_weekdays() -> None:
 def test_prophet_point_forecast_is_prophets_own_yhat() -> None:
     history = synthetic_series(140, seed=6, closed_weekday=None)  # the next 14 days: Memorial Day
     series = daily_series(history["date"], history["value"])
-    model = make_forecaster("prophet", "US", 1).fit(series, frozenset())
+    model = ProphetForecaster("US", 1).fit(series, frozenset())
     future = pd.date_range(series.index.max() + pd.Timedelta(days=1), periods=HORIZON)
     expected = model.model.predict(pd.DataFrame({"ds": future}))["yhat"].to_numpy()
     np.testing.assert_allclose(model.predict(future), expected, rtol=1e-9)
     # Warm-started from a fit on a shorter history, it lands on the same forecast.
-    earlier = make_forecaster("prophet", "US", 1).fit(series.iloc[:-14], frozenset())
+    earlier = ProphetForecaster("US", 1).fit(series.iloc[:-14], frozenset())
     warm = make_forecaster("prophet", "US", 1, init=earlier.warm_start()).fit(series, frozenset())
     np.testing.assert_allclose(warm.predict(future), expected, rtol=0.05)
+
+
+def test_quick_prophet_prepares_the_same_inputs_as_prophet() -> None:
+    """Its faster holiday features and cached component matrix change nothing Stan sees, for a
+    second series of the country too (the cache's hit)."""
+    from prophet import Prophet
+
+    from flux_pipelines.defs.training.candidates import _quick_prophet, prophet_holidays
+
+    holidays = prophet_holidays("US", 2023, 2027)
+    for seed, days in ((8, 500), (9, 420)):
+        history = synthetic_series(days, seed=seed, missing=(30, 31))
+        frame = pd.DataFrame({"ds": history["date"], "y": history["value"]}).dropna()
+        prepared = []
+        for cls in (Prophet, _quick_prophet()):
+            model = cls(holidays=holidays, yearly_seasonality=True, daily_seasonality=False)
+            prepared.append((model, model.preprocess(frame)))
+        (plain, expected), (quick, got) = prepared
+        pd.testing.assert_frame_equal(got.X, expected.X)
+        assert got.sigmas == expected.sigmas
+        assert quick.component_modes == plain.component_modes
+        pd.testing.assert_frame_equal(quick.train_component_cols, plain.train_component_cols)
+        pd.testing.assert_series_equal(quick.train_holiday_names, plain.train_holiday_names)
+        assert got.X.filter(like="Independence Day").to_numpy().sum() > 0
 
 
 def _score(kind: str, wape: float) -> CandidateScore:

@@ -128,6 +128,12 @@ def _plain(value: Any) -> Any:
     return value.tolist() if hasattr(value, "tolist") else value
 
 
+# L-BFGS stops when the objective or gradient improves by less than 10x Stan's default relative
+# tolerances: warm-started from the previous window, a tenth fewer CPU-seconds per fit, and the
+# backtest windows' RMSLE moved by 0.0004 (30 synthetic restaurants x 3 windows).
+PROPHET_LBFGS_TOLERANCES = {"tol_rel_obj": 1e5, "tol_rel_grad": 1e8}
+
+
 @lru_cache(maxsize=1)
 def _quick_json_backend() -> type:
     """Prophet's CmdStanPy backend, writing Stan's input files with the C JSON encoder.
@@ -157,12 +163,16 @@ def _quick_json_backend() -> type:
                     "iter": int(1e4),
                 }
                 args.update(kwargs)
+                if args["algorithm"] == "LBFGS":
+                    args = {**PROPHET_LBFGS_TOLERANCES, **args}
                 try:
                     self.stan_fit = self.model.optimize(**args)
                 except RuntimeError:
                     if not self.newton_fallback or args["algorithm"] == "Newton":
                         raise
-                    args["algorithm"] = "Newton"
+                    args["algorithm"] = "Newton"  # takes no tolerances
+                    for name in PROPHET_LBFGS_TOLERANCES:
+                        args.pop(name, None)
                     self.stan_fit = self.model.optimize(**args)
             params = self.stan_to_dict_numpy(
                 self.stan_fit.column_names, self.stan_fit.optimized_params_np
@@ -172,6 +182,72 @@ def _quick_json_backend() -> type:
             return params
 
     return QuickJsonBackend
+
+
+@lru_cache(maxsize=1)
+def _quick_prophet() -> type:
+    """Prophet, with two of its fit's Python steps done faster and to the same result.
+
+    - Holiday features: Prophet looks each holiday up row by row (``pd.to_datetime`` and
+      ``get_loc`` per holiday and day offset); here in one ``get_indexer``, for holiday frames
+      without windows or per-holiday prior scales (ours: ``prophet_holidays``). Others go to Prophet.
+    - The component matrix (which feature column belongs to which component) depends only on the
+      column names and the holiday names, the same for every window of a series and for every
+      series of a country: built once per such key instead of with a ``crosstab`` on every fit.
+    """
+    import copy
+
+    from prophet import Prophet
+
+    component_cache: dict[tuple[Any, ...], tuple[pd.DataFrame, Any]] = {}
+
+    class QuickProphet(Prophet):  # type: ignore[misc]
+        def make_holiday_features(
+            self, dates: pd.Series, holidays: pd.DataFrame
+        ) -> tuple[pd.DataFrame, list[float], list[str]]:
+            index = pd.DatetimeIndex(dates.dt.date)
+            special = {"lower_window", "upper_window", "prior_scale"} & set(holidays.columns)
+            if special or not index.is_unique or self.holidays_prior_scale <= 0:
+                return super().make_holiday_features(dates, holidays)  # type: ignore[no-any-return]
+            names = [str(name) for name in holidays["holiday"]]
+            order = list(dict.fromkeys(names))
+            found = index.get_indexer(pd.DatetimeIndex(pd.to_datetime(holidays["ds"])).normalize())
+            columns = {f"{name}_delim_+0": np.zeros(len(index)) for name in order}
+            for name, position in zip(names, found, strict=True):
+                if position >= 0:
+                    columns[f"{name}_delim_+0"][position] = 1.0
+            features = pd.DataFrame(columns)
+            features = features[sorted(features.columns.tolist())]
+            if self.train_holiday_names is None:
+                self.train_holiday_names = pd.Series(order)
+            return features, [float(self.holidays_prior_scale)] * features.shape[1], order
+
+        def regressor_column_matrix(
+            self, seasonal_features: pd.DataFrame, modes: Any
+        ) -> tuple[pd.DataFrame, Any]:
+            if self.extra_regressors or self.train_component_cols is not None:
+                return super().regressor_column_matrix(seasonal_features, modes)  # type: ignore[no-any-return]
+            holiday_names = (
+                None
+                if self.train_holiday_names is None
+                else tuple(self.train_holiday_names.unique())
+            )
+            key = (
+                tuple(seasonal_features.columns),
+                tuple((mode, tuple(names)) for mode, names in sorted(modes.items())),
+                holiday_names,
+                self.holidays_mode,
+            )
+            if key not in component_cache:
+                if len(component_cache) > 256:
+                    component_cache.clear()
+                component_cache[key] = super().regressor_column_matrix(
+                    seasonal_features, copy.deepcopy(modes)
+                )
+            cols, cached_modes = component_cache[key]
+            return cols.copy(), copy.deepcopy(cached_modes)
+
+    return QuickProphet
 
 
 class ProphetForecaster:
@@ -193,7 +269,6 @@ class ProphetForecaster:
 
     def fit(self, history: pd.Series, closed: frozenset[int]) -> ProphetForecaster:
         from cmdstanpy.utils import get_logger
-        from prophet import Prophet
 
         # cmdstanpy sets its own level on first use; take it first so ours sticks.
         get_logger().setLevel(logging.WARNING)
@@ -205,7 +280,7 @@ class ProphetForecaster:
         first_year = int(targets.index.min().year)
         # Holidays up to two years past the history cover any horizon (at most 366 days).
         last_year = int(targets.index.max().year) + 2
-        model = Prophet(
+        model = _quick_prophet()(
             weekly_seasonality=True,
             yearly_seasonality=span_days >= 2 * 365,
             daily_seasonality=False,

@@ -27,6 +27,10 @@ from flux_pipelines.defs.training.direct_features import (
 from flux_pipelines.defs.training.series import closed_weekdays
 
 MAX_TRAINING_ROWS = 150_000  # a seeded sample beyond: half the fit time of 300k, same accuracy
+# The backtest windows' models only score the global candidate and set its intervals: half the
+# sample costs 45% of the fit, and their windows' RMSLE moved by 0.0005 (100 synthetic
+# restaurants: 0.1577 -> 0.1582). The forecasts' model keeps ``MAX_TRAINING_ROWS``.
+BACKTEST_TRAINING_ROWS = 75_000
 
 
 @dataclass(frozen=True)

@@ -356,26 +356,19 @@ def bench_daily(settings: FluxSettings, engine: sa.Engine) -> None:
     print(f"  (received {len(received):,} uploads in {time.perf_counter() - started:.0f} s)")
 
     long = _long_rows(paths, ids, received)
-    twin = sa.Table("staged_sales", sa.MetaData(schema="bench"), autoload_with=engine)
-    copy = [
-        _timed(
-            lambda: _copy_file(
-                engine, "bench.staged_sales", "tenant_id, date, metric, value, upload_id", long
-            ),
-            lambda: _truncate(engine, twin),
-        )
-        for _ in range(REPEATS)
-    ]
-    bare = sa.Table("staged_sales_bare", sa.MetaData(schema="bench"), autoload_with=engine)
-    copy_bare = [
-        _timed(
-            lambda: _copy_file(
-                engine, "bench.staged_sales_bare", "tenant_id, date, metric, value, upload_id", long
-            ),
-            lambda: _truncate(engine, bare),
-        )
-        for _ in range(REPEATS)
-    ]
+
+    def copy_into(name: str) -> list[float]:
+        table = sa.Table(name, sa.MetaData(schema="bench"), autoload_with=engine)
+        columns = "tenant_id, date, metric, value, upload_id"
+        return [
+            _timed(
+                lambda: _copy_file(engine, f"bench.{name}", columns, long),
+                lambda: _truncate(engine, table),
+            )
+            for _ in range(REPEATS)
+        ]
+
+    copy, copy_bare = copy_into("staged_sales"), copy_into("staged_sales_bare")
     reset = lambda: _truncate(engine, staged_sales)  # noqa: E731
 
     sample = list(zip(paths, ids, received, strict=True))[:TO_SQL_SAMPLE]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
@@ -72,17 +73,43 @@ def _evaluate(
     return list(result.run_requests or []), result.cursor
 
 
-def test_a_tenant_whose_load_failed_is_retried_once_per_failure_until_it_loads(
+@dataclass(frozen=True)
+class TwoTenants:
+    healthy: UUID
+    broken: UUID
+    good_upload: UUID
+    broken_upload: UUID
+    stored: Path  # the broken tenant's raw file
+
+
+@pytest.fixture
+def two(
     settings: FluxSettings,
     pipeline_engine: sa.Engine,
     make_tenant,
     instance: dg.DagsterInstance,
-    retry_sensor: dg.SensorDefinition,
-) -> None:
+) -> TwoTenants:
+    """Two tenants, each with one upload, as partitions of one batched run."""
     healthy, broken = make_tenant(), make_tenant()
     instance.add_dynamic_partitions(TENANTS, [str(healthy), str(broken)])
     good_upload, _ = _receive(settings, pipeline_engine, healthy)
     broken_upload, stored = _receive(settings, pipeline_engine, broken)
+    return TwoTenants(healthy, broken, good_upload, broken_upload, stored)
+
+
+def test_a_tenant_whose_load_failed_is_retried_once_per_failure_until_it_loads(
+    two: TwoTenants,
+    pipeline_engine: sa.Engine,
+    instance: dg.DagsterInstance,
+    retry_sensor: dg.SensorDefinition,
+) -> None:
+    healthy, broken, good_upload, broken_upload, stored = (
+        two.healthy,
+        two.broken,
+        two.good_upload,
+        two.broken_upload,
+        two.stored,
+    )
     # The broken tenant's raw file is unreachable while its run loads: not a rejection, a failure.
     hidden = stored.rename(stored.with_suffix(".away"))
 
@@ -111,17 +138,13 @@ def test_a_tenant_whose_load_failed_is_retried_once_per_failure_until_it_loads(
 
 
 def test_a_tenant_that_keeps_failing_is_given_up_after_the_last_attempt(
-    settings: FluxSettings,
+    two: TwoTenants,
     pipeline_engine: sa.Engine,
-    make_tenant,
     instance: dg.DagsterInstance,
     retry_sensor: dg.SensorDefinition,
 ) -> None:
-    healthy, broken = make_tenant(), make_tenant()
-    instance.add_dynamic_partitions(TENANTS, [str(healthy), str(broken)])
-    _receive(settings, pipeline_engine, healthy)
-    broken_upload, stored = _receive(settings, pipeline_engine, broken)
-    stored.unlink()
+    healthy, broken, broken_upload = two.healthy, two.broken, two.broken_upload
+    two.stored.unlink()
 
     _load_both(instance, healthy, broken, attempt=MAX_ATTEMPTS - 1)
     requests, cursor = _evaluate(retry_sensor, instance, None)

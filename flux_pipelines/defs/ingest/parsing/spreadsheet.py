@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 # OWASP's list: formulas start with = + - @; a leading tab or carriage return can hide one.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -14,9 +12,3 @@ def spreadsheet_safe(value: str) -> str:
         return "'" + value
     return value
 
-
-def spreadsheet_safe_column(values: pd.Series) -> pd.Series:
-    """The same, for a whole report column (missing values stay missing)."""
-    text = values.astype("string")
-    risky = text.str.startswith(FORMULA_STARTS).fillna(False)
-    return text.where(~risky, "'" + text).astype(object).where(text.notna(), None)

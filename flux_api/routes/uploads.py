@@ -261,6 +261,20 @@ def list_uploads(
     )
 
 
+def _rejected_rows(upload_id: UUID) -> sa.Select[tuple[int | None, str | None, str | None, str]]:
+    """An upload's rejected lines in file order (those without a line number first)."""
+    return (
+        sa.select(
+            rejected_rows.c.line_number,
+            rejected_rows.c.column_name,
+            rejected_rows.c.value,
+            rejected_rows.c.reason,
+        )
+        .where(rejected_rows.c.upload_id == upload_id)
+        .order_by(rejected_rows.c.line_number.asc().nulls_first(), rejected_rows.c.rejected_id)
+    )
+
+
 @router.get("/{upload_id}", response_model=UploadReport, responses=problem_responses(404, 422))
 def get_upload(
     upload_id: UUID,
@@ -283,17 +297,7 @@ def get_upload(
     )
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such upload")
-    rejected = conn.execute(
-        sa.select(
-            rejected_rows.c.line_number,
-            rejected_rows.c.column_name,
-            rejected_rows.c.value,
-            rejected_rows.c.reason,
-        )
-        .where(rejected_rows.c.upload_id == upload_id)
-        .order_by(rejected_rows.c.line_number.asc().nulls_first(), rejected_rows.c.rejected_id)
-        .limit(REJECTED_ROWS_SHOWN)
-    )
+    rejected = conn.execute(_rejected_rows(upload_id).limit(REJECTED_ROWS_SHOWN))
     return UploadReport(
         **row,
         rejected_rows=[
@@ -311,16 +315,7 @@ def _report_lines(engine: sa.Engine, user: TokenClaims, upload_id: UUID) -> Iter
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(REPORT_HEADER)
-    query = (
-        sa.select(
-            rejected_rows.c.line_number,
-            rejected_rows.c.column_name,
-            rejected_rows.c.value,
-            rejected_rows.c.reason,
-        )
-        .where(rejected_rows.c.upload_id == upload_id)
-        .order_by(rejected_rows.c.line_number.asc().nulls_first(), rejected_rows.c.rejected_id)
-    )
+    query = _rejected_rows(upload_id)
     with tenant_transaction(engine, user) as conn:
         result = conn.execution_options(yield_per=REPORT_BATCH).execute(query)
         for batch in result.partitions():

@@ -203,35 +203,28 @@ def _add_block(
         judged = [columns[roles[r]].series() for r in ("quantity", money) if r and r in roles]
         totals.decimal = decimal_separator(judged, header.delimiter)
     decimal = totals.decimal
-    # Per distinct text: its value, and a code per line (all zero when the column is absent).
-    quantity_values, quantity_codes = np.array([1.0]), np.zeros(len(lines), dtype=np.int64)
-    if "quantity" in roles:
-        quantities = columns[roles["quantity"]]
-        parsed, invalid = parse_amounts(quantities.series(), decimal)
-        quantity_values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
-        quantity_codes = quantities.codes.astype(np.int64)
-        like = expected_amount(decimal)
-        reject(
-            quantities.per_line(invalid.to_numpy(dtype=bool)),
-            "quantity",
-            f"the quantity is not a number (like {like})",
-        )
-        reject(
-            quantities.per_line(np.isnan(quantity_values)), "quantity", "the quantity is missing"
-        )
-    price_values, price_codes = np.array([np.nan]), np.zeros(len(lines), dtype=np.int64)
-    if money is not None:
-        prices = columns[roles[money]]
-        parsed, invalid = parse_amounts(prices.series(), decimal)
-        price_values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
-        price_codes = prices.codes.astype(np.int64)
-        like = expected_amount(decimal)
-        reject(
-            prices.per_line(invalid.to_numpy(dtype=bool)),
-            money,
-            f"the price is not an amount of money (like {like})",
-        )
-        reject(prices.per_line(np.isnan(price_values)), money, "the price is missing")
+    like = expected_amount(decimal)
+
+    def amounts(
+        role: str | None, absent: float, noun: str, not_read: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per distinct text of the column: its value; and a code per line. An absent column is
+        one value (``absent``) that every line has."""
+        if role is None or role not in roles:
+            return np.array([absent]), np.zeros(len(lines), dtype=np.int64)
+        column = columns[roles[role]]
+        parsed, invalid = parse_amounts(column.series(), decimal)
+        values = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+        reject(column.per_line(invalid.to_numpy(dtype=bool)), role, f"{not_read} (like {like})")
+        reject(column.per_line(np.isnan(values)), role, f"the {noun} is missing")
+        return values, column.codes.astype(np.int64)
+
+    quantity_values, quantity_codes = amounts(
+        "quantity", 1.0, "quantity", "the quantity is not a number"
+    )
+    price_values, price_codes = amounts(
+        money, np.nan, "price", "the price is not an amount of money"
+    )
 
     _check_types(
         totals,

@@ -55,17 +55,19 @@ def sagemaker_paths(env: Mapping[str, str] = os.environ) -> dict[str, Path]:
     }
 
 
-def read_hyperparameters(path: Path) -> TrainingConfig:
-    """SageMaker passes every value as a string (sometimes JSON-quoted); missing ones default."""
+def hyperparameters(path: Path) -> dict[str, str]:
+    """``hyperparameters.json``: SageMaker passes every value as a string, sometimes JSON-quoted."""
     raw: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    values = {name: str(item) for name, item in raw.items() if item is not None}
+    return {
+        name: text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+        for name, text in values.items()
+    }
 
-    def value(name: str) -> str | None:
-        item = raw.get(name)
-        if item is None:
-            return None
-        text = str(item)
-        return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
 
+def read_hyperparameters(path: Path) -> TrainingConfig:
+    """The training configuration; missing values default."""
+    value = hyperparameters(path).get
     defaults = TrainingConfig()
     candidates = value("candidates")
     return TrainingConfig(
@@ -120,12 +122,6 @@ def series_jobs(data: pd.DataFrame) -> list[SeriesJob]:
         history = rows[["date", "value"]].reset_index(drop=True)
         jobs.append(SeriesJob(str(tenant_id), str(metric), country, history))
     return jobs
-
-
-def _raw_hyperparameter(path: Path, name: str) -> str | None:
-    raw = json.loads(path.read_text()) if path.exists() else {}
-    value = raw.get(name)
-    return None if value is None else str(value).strip('"')
 
 
 def _outcome_entry(job: SeriesJob, outcome: Any, model_dir: Path) -> dict[str, Any]:
@@ -250,7 +246,7 @@ def main(env: Mapping[str, str] = os.environ) -> int:
         paths["model"].mkdir(parents=True, exist_ok=True)
         paths["output"].mkdir(parents=True, exist_ok=True)
         checkpoints = paths["checkpoints"] if paths["checkpoints"].is_dir() else None
-        chunk = _raw_hyperparameter(paths["hyperparameters"], "checkpoint_series")
+        chunk = hyperparameters(paths["hyperparameters"]).get("checkpoint_series")
         results = train_batch(
             data, config, paths["model"], checkpoints, int(chunk or CHECKPOINT_SERIES)
         )

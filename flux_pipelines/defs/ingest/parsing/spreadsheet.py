@@ -11,4 +11,3 @@ def spreadsheet_safe(value: str) -> str:
     if value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
-

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,6 +133,17 @@ def test_prophet_point_forecast_is_prophets_own_yhat() -> None:
     future = pd.date_range(series.index.max() + pd.Timedelta(days=1), periods=HORIZON)
     expected = model.model.predict(pd.DataFrame({"ds": future}))["yhat"].to_numpy()
     np.testing.assert_allclose(model.predict(future), expected, rtol=1e-9)
+    # Two years (yearly seasonality too), forecast across Christmas and New Year, and again after
+    # a round trip through pickle (as a registered model is read back).
+    long = synthetic_series(2 * 365 + 340, seed=7, closed_weekday=None)
+    long_series = daily_series(long["date"], long["value"])
+    yearly = ProphetForecaster("US", 1).fit(long_series, frozenset())
+    winter = pd.date_range(long_series.index.max() + pd.Timedelta(days=1), periods=45)
+    assert winter[0].month == 12 and yearly.model.seasonalities.keys() == {"weekly", "yearly"}
+    prophet_yhat = yearly.model.predict(pd.DataFrame({"ds": winter}))["yhat"].to_numpy()
+    np.testing.assert_allclose(yearly.predict(winter), prophet_yhat, rtol=1e-9)
+    restored = pickle.loads(pickle.dumps(yearly))  # noqa: S301 - our own object, in memory
+    np.testing.assert_allclose(restored.predict(winter), prophet_yhat)
     # Warm-started from a fit on a shorter history, it lands on the same forecast.
     earlier = ProphetForecaster("US", 1).fit(series.iloc[:-14], frozenset())
     warm = make_forecaster("prophet", "US", 1, init=earlier.warm_start()).fit(series, frozenset())

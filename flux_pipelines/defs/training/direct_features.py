@@ -109,12 +109,23 @@ def to_level(predicted: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return np.clip(np.expm1(np.asarray(predicted, dtype="float64") + np.log1p(scale)), 0.0, None)
 
 
-def _spread(positions: np.ndarray, stat: np.ndarray, days: int) -> np.ndarray:
-    """``stat`` known at ``positions``, read at every day as of the latest position at or before."""
-    latest = np.searchsorted(positions, np.arange(days), side="right") - 1
-    out = np.full(days, np.nan)
-    ok = latest >= 0
-    out[ok] = stat[latest[ok]]
+def _by_weekday(values: np.ndarray, first_weekday: int) -> pd.DataFrame:
+    """The days as a table of weeks: row ``r``, column ``c`` is day ``7r + c``, so each column
+    holds one weekday (``(first_weekday + c) % 7``); days past the end are NaN."""
+    weeks = -(-len(values) // 7)
+    grid = np.full(weeks * 7, np.nan)
+    grid[: len(values)] = values
+    return pd.DataFrame(grid.reshape(weeks, 7))
+
+
+def _spread(table: np.ndarray, days: int, first_weekday: int) -> np.ndarray:
+    """A statistic per (week, column) read at every day and weekday (Monday = 0) as of that
+    weekday's latest day at or before it: (days, 7)."""
+    day = np.arange(days)
+    column = (np.arange(7) - first_weekday) % 7  # the column holding each weekday
+    row = (day // 7)[:, None] - (column[None, :] > (day % 7)[:, None])
+    out = table[np.maximum(row, 0), column[None, :]]
+    out[row < 0] = np.nan
     return out
 
 
@@ -130,25 +141,24 @@ def origin_state(series: pd.Series, country: str, horizon: int) -> OriginState:
         bad = ~np.isfinite(scale) | (scale <= 0)
         scale[bad] = fallback[bad]
     scale[~np.isfinite(scale) | (scale <= 0)] = np.nan
-    weekday = np.asarray(pd.DatetimeIndex(series.index).day_of_week)
-    names = ("last", "mean4", "mean12", "med12", "med52", "logmean12", "logstd12")
-    stats = {name: np.full((days, 7), np.nan) for name in names}
-    for w in range(7):
-        positions = np.flatnonzero(weekday == w)
-        if len(positions) == 0:
-            continue
-        sub = series.iloc[positions]
-        logged = np.log1p(sub)
-        for name, stat in (
-            ("last", sub.ffill()),
-            ("mean4", sub.rolling(4, min_periods=1).mean()),
-            ("mean12", sub.rolling(12, min_periods=1).mean()),
-            ("med12", sub.rolling(12, min_periods=1).median()),
-            ("med52", sub.rolling(52, min_periods=1).median()),
-            ("logmean12", logged.rolling(12, min_periods=1).mean()),
-            ("logstd12", logged.rolling(12, min_periods=2).std()),
-        ):
-            stats[name][:, w] = _spread(positions, stat.to_numpy(dtype="float64"), days)
+    # Per-weekday statistics: the series as a table of weeks, each column one weekday, rolled
+    # down the columns (one pandas call per statistic for all seven weekdays).
+    first_weekday = int(start.day_of_week)
+    weeks = _by_weekday(values, first_weekday)
+    logged = np.log1p(weeks)
+    tables = {
+        "last": weeks.ffill(),
+        "mean4": weeks.rolling(4, min_periods=1).mean(),
+        "mean12": weeks.rolling(12, min_periods=1).mean(),
+        "med12": weeks.rolling(12, min_periods=1).median(),
+        "med52": weeks.rolling(52, min_periods=1).median(),
+        "logmean12": logged.rolling(12, min_periods=1).mean(),
+        "logstd12": logged.rolling(12, min_periods=2).std(),
+    }
+    stats = {
+        name: _spread(table.to_numpy(dtype="float64"), days, first_weekday)
+        for name, table in tables.items()
+    }
     first = int(np.argmax(observed)) if observed.any() else days
     dates = pd.date_range(start, periods=days + horizon + 2, freq="D")
     return OriginState(

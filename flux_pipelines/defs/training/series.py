@@ -74,12 +74,13 @@ def iso_weekdays(dates: pd.DatetimeIndex) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _holidays(country: str, first_year: int, last_year: int) -> frozenset[pd.Timestamp]:
+def _holidays(country: str, first_year: int, last_year: int) -> np.ndarray:
+    """The country's holidays in these years, as sorted days (``datetime64[D]``)."""
     try:
         calendar = holidays.country_holidays(country, years=range(first_year, last_year + 1))
     except NotImplementedError:
-        return frozenset()
-    return frozenset(pd.Timestamp(day) for day in calendar)
+        return np.array([], dtype="datetime64[D]")
+    return np.unique(np.array(sorted(calendar), dtype="datetime64[D]"))
 
 
 def holiday_flags(country: str, dates: pd.DatetimeIndex) -> np.ndarray:
@@ -87,7 +88,7 @@ def holiday_flags(country: str, dates: pd.DatetimeIndex) -> np.ndarray:
     if len(dates) == 0:
         return np.zeros(0)
     days = _holidays(country, int(dates.min().year), int(dates.max().year))
-    return np.fromiter((day in days for day in dates), dtype="float64", count=len(dates))
+    return np.isin(dates.to_numpy().astype("datetime64[D]"), days).astype("float64")
 
 
 def closure_runs(series: pd.Series, min_days: int = 3) -> list[tuple[pd.Timestamp, pd.Timestamp]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,11 @@ class SeriesJob:
     history: pd.DataFrame  # date, value (NaN = unknown day)
 
     def series(self) -> pd.Series:
+        """The history as a complete calendar; built once (backtest, refit and summary read it)."""
+        return self._series.copy()
+
+    @cached_property
+    def _series(self) -> pd.Series:
         return daily_series(self.history["date"], self.history["value"])
 
 

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from flux_pipelines.db.tables import staged_sales, tenants, uploads
 
@@ -69,34 +70,76 @@ def test_writing_another_tenants_row_is_refused(api_engine: sa.Engine, make_tena
             )
 
 
+def _upload(conn: sa.Connection, tenant: uuid.UUID) -> uuid.UUID:
+    upload = uuid.uuid4()
+    conn.execute(
+        sa.insert(uploads).values(
+            upload_id=upload, tenant_id=tenant, object_key=f"test/{upload}", filename="a.csv"
+        )
+    )
+    return upload
+
+
+def _staged_count(engine: sa.Engine, tenant: uuid.UUID) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count())
+            .select_from(staged_sales)
+            .where(staged_sales.c.tenant_id == tenant)
+        ).scalar_one()
+
+
 def test_a_staged_row_belongs_to_its_uploads_tenant_and_goes_with_it(
     pipeline_engine: sa.Engine,
     make_tenant,  # type: ignore[no-untyped-def]
 ) -> None:
+    """The key of 0006, checked per statement since 0007: every way of breaking it is refused."""
     mine, other = make_tenant(), make_tenant()
-    upload = uuid.uuid4()
+    with pipeline_engine.begin() as conn:
+        upload = _upload(conn, mine)
     row = {"metric": "sales", "date": dt.date(2025, 1, 1), "value": 10, "upload_id": upload}
     with pipeline_engine.begin() as conn:
-        conn.execute(
-            sa.insert(uploads).values(
-                upload_id=upload, tenant_id=mine, object_key=f"test/{upload}", filename="a.csv"
-            )
-        )
         conn.execute(sa.insert(staged_sales).values(tenant_id=mine, **row))
-    # Another tenant's row cannot claim this upload, nor can a row name an upload that is not there.
-    for tenant, values in ((other, row), (mine, {**row, "upload_id": uuid.uuid4()})):
+    day2 = {**row, "date": dt.date(2025, 1, 2)}
+    breaking = [
+        # another tenant's row claiming this upload; a row naming an upload that is not there
+        sa.insert(staged_sales).values(tenant_id=other, **day2),
+        sa.insert(staged_sales).values(tenant_id=mine, **{**day2, "upload_id": uuid.uuid4()}),
+        # the same through many rows at once, one of them bad
+        sa.insert(staged_sales).values(
+            [
+                {"tenant_id": mine, **day2},
+                {
+                    "tenant_id": mine,
+                    **{**row, "date": dt.date(2025, 1, 3), "upload_id": uuid.uuid4()},
+                },
+            ]
+        ),
+        # a correction (the loader's upsert) pointing the row at an upload that is not there
+        pg_insert(staged_sales)
+        .values(tenant_id=mine, **{**row, "upload_id": uuid.uuid4()})
+        .on_conflict_do_update(
+            index_elements=["tenant_id", "metric", "date"],
+            set_={"upload_id": pg_insert(staged_sales).excluded.upload_id},
+        ),
+        sa.update(staged_sales).where(staged_sales.c.tenant_id == mine).values(tenant_id=other),
+        # an upload moved to another tenant under its rows
+        sa.update(uploads).where(uploads.c.upload_id == upload).values(tenant_id=other),
+    ]
+    for statement in breaking:
         with pytest.raises(sa.exc.IntegrityError), pipeline_engine.begin() as conn:
-            conn.execute(
-                sa.insert(staged_sales).values(
-                    tenant_id=tenant, **{**values, "date": dt.date(2025, 1, 2)}
-                )
-            )
-    # Removing the upload (as removing its tenant does) removes its staged rows.
+            conn.execute(statement)
+    assert _staged_count(pipeline_engine, mine) == 1
+    # Removing the upload (as removing its tenant does) removes its staged rows, and only those.
+    with pipeline_engine.begin() as conn:
+        second = _upload(conn, mine)
+        conn.execute(
+            sa.insert(staged_sales).values(tenant_id=mine, **{**day2, "upload_id": second})
+        )
     with pipeline_engine.begin() as conn:
         conn.execute(sa.delete(uploads).where(uploads.c.upload_id == upload))
-        left = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(staged_sales)
-            .where(staged_sales.c.tenant_id == mine)
-        ).scalar_one()
-    assert left == 0
+    assert _staged_count(pipeline_engine, mine) == 1
+    with pipeline_engine.begin() as conn:
+        conn.execute(sa.delete(tenants).where(tenants.c.tenant_id == mine))
+    assert _staged_count(pipeline_engine, mine) == 0
+

@@ -15,6 +15,7 @@ from flux_pipelines.defs.resources import FluxDatabase
 
 MODELS = {
     "stg_uploads__sales",
+    "stg_uploads__item_sales",
     "stg_flux__tenants",
     "stg_flux__public_holidays",
     "int_sales_daily_filled",
@@ -49,6 +50,7 @@ def test_lineage_joins_the_python_assets() -> None:
         return {key.to_user_string() for key in graph.get(dg.AssetKey(name)).parent_keys}
 
     assert parents("stg_uploads__sales") == {"staged_sales"}
+    assert parents("stg_uploads__item_sales") == {"staged_item_sales"}
     assert parents("stg_flux__public_holidays") == {"public_holidays"}
     assert parents("features_daily") == {"fct_daily_demand"}
     assert {"int_sales_daily_filled", "stg_flux__public_holidays"} <= parents("fct_daily_demand")
@@ -57,7 +59,12 @@ def test_lineage_joins_the_python_assets() -> None:
 def test_dbt_tests_are_asset_checks_on_the_models() -> None:
     graph = _graph()
     checked = {key.asset_key.to_user_string() for key in graph.asset_check_keys}
-    assert {"features_daily", "fct_daily_demand", "int_sales_daily_filled"} <= checked
+    assert {
+        "features_daily",
+        "fct_daily_demand",
+        "int_sales_daily_filled",
+        "stg_uploads__item_sales",
+    } <= checked
 
 
 def test_a_fresh_clone_gets_a_manifest_and_a_stale_one_is_reparsed(tmp_path: Path) -> None:

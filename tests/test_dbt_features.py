@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from flux_pipelines.db.connections import get_engine
-from flux_pipelines.db.tables import staged_sales, tenants, uploads
+from flux_pipelines.db.tables import staged_item_sales, staged_sales, tenants, uploads
 from flux_pipelines.defs.features.assets import flux_dbt_models
 from flux_pipelines.defs.features.definitions import resources as features_resources
 from flux_pipelines.defs.features.holidays import public_holidays
@@ -25,6 +25,11 @@ from flux_pipelines.settings import FluxSettings
 FIRST_DAY = dt.date(2024, 11, 1)
 LAST_DAY = dt.date(2024, 12, 31)
 GAP_DAY = dt.date(2024, 12, 10)
+# What the US tenant's line-item export sold: (items, quantities, revenues) per day.
+ITEM_DAYS = {
+    dt.date(2024, 12, 1): (["Naan", "Rice, pilau"], [2.0, 1.0], [5.2, None]),
+    dt.date(2024, 12, 2): (["Naan"], [3.0], [7.8]),
+}
 
 FEATURES_CONTRACT = [
     ("tenant_id", "uuid"),
@@ -104,6 +109,17 @@ def built(settings: FluxSettings, pipeline_engine: sa.Engine) -> Built:
     with pipeline_engine.begin() as conn:
         us = _insert_tenant(conn, "US", us_sales)
         gb = _insert_tenant(conn, "GB", _days(dt.date(2024, 12, 20), LAST_DAY, set()))
+        us_upload = conn.execute(
+            sa.select(uploads.c.upload_id).where(uploads.c.tenant_id == us)
+        ).scalar_one()
+        conn.execute(
+            sa.insert(staged_item_sales),
+            [
+                {"tenant_id": us, "date": day, "upload_id": us_upload}
+                | dict(zip(("items", "quantities", "revenues"), arrays, strict=True))
+                for day, arrays in ITEM_DAYS.items()
+            ],
+        )
     result = dg.materialize(
         [public_holidays, flux_dbt_models],
         resources={"database": FluxDatabase(), **features_resources()},
@@ -143,6 +159,29 @@ def test_the_build_succeeds_and_runs_dbt_tests_as_asset_checks(built: Built) -> 
         and e.check_name.startswith("unique_combination_of_columns")
     ]
     assert len(key_test) == 1
+
+
+def test_item_sales_come_out_one_row_per_item_and_day(
+    built: Built, pipeline_engine: sa.Engine
+) -> None:
+    with pipeline_engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "select date, item, quantity, revenue from analytics.stg_uploads__item_sales "
+                "where tenant_id = :t"
+            ),
+            {"t": built.us_tenant},
+        ).all()
+    expected = {
+        (day, item, quantity, revenue)
+        for day, arrays in ITEM_DAYS.items()
+        for item, quantity, revenue in zip(*arrays, strict=True)
+    }
+    assert {
+        (r.date, r.item, float(r.quantity), None if r.revenue is None else float(r.revenue))
+        for r in rows
+    } == expected
+    assert len(rows) == len(expected)
 
 
 def test_dbt_build_ran_the_unit_tests(built: Built) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import uuid
 from collections import defaultdict
 from uuid import UUID
 
@@ -51,17 +53,26 @@ def _receive(
 
 
 def _items(engine: sa.Engine, tenant: UUID) -> dict[tuple[str, str], tuple[float, float | None]]:
+    """The tenant's item sales, one per (day, item), read back out of each day's arrays."""
+    t = staged_item_sales
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(staged_item_sales).where(staged_item_sales.c.tenant_id == tenant)
+            sa.select(
+                t.c.date,
+                sa.func.unnest(t.c["items"]).label("item"),
+                sa.func.unnest(t.c.quantities).label("quantity"),
+                sa.func.unnest(t.c.revenues).label("revenue"),
+            ).where(t.c.tenant_id == tenant)
         ).all()
-    return {
+    found = {
         (r.date.isoformat(), r.item): (
             float(r.quantity),
             None if r.revenue is None else float(r.revenue),
         )
         for r in rows
     }
+    assert len(found) == len(rows)  # each item once a day
+    return found
 
 
 def _independent_items(body: str) -> dict[tuple[str, str], tuple[float, float]]:
@@ -233,3 +244,86 @@ def test_item_sales_are_isolated_per_tenant(
         seen = set(conn.execute(sa.select(staged_item_sales.c.tenant_id).distinct()).scalars())
     assert unset == 0
     assert seen == {mine}
+
+
+def test_item_names_come_back_exactly_as_the_export_wrote_them(
+    settings: FluxSettings, pipeline_engine: sa.Engine, make_tenant
+) -> None:
+    """Names travel to PostgreSQL inside array literals: quotes, backslashes, commas, braces, line
+    breaks and non-Latin text must all survive; names longer than 500 characters are cut,
+    and two that share their first 500 characters become one item."""
+    long_a, long_b = "L" * 500 + "amb curry", "L" * 500 + "entil soup"
+    names = [
+        'Pizza 12"',
+        "C:\\menu\\naan",
+        "Rice, pilau",
+        "{set menu}",
+        "Nan bread",
+        "Crème brûlée 🍮",
+        "Naan\nwith butter",
+        long_a,
+        long_b,
+    ]
+    quoted = ['"' + name.replace('"', '""') + '"' for name in names]
+    body = HEADER + "".join(
+        f"{n},13/08/2019 20:{n:02d},{name},{n},1.50,1\n" for n, name in enumerate(quoted, start=1)
+    )
+    tenant = make_tenant()
+    outcome = load_upload(
+        pipeline_engine, landing_zone(settings), _receive(settings, pipeline_engine, tenant, body)
+    )
+    assert (outcome.status, outcome.rows_loaded, outcome.items_written) == ("loaded", 9, 8)
+    expected = {("2019-08-13", name): (float(n), 1.5 * n) for n, name in enumerate(names[:7], 1)}
+    expected[("2019-08-13", "L" * 500)] = (8.0 + 9.0, 1.5 * (8 + 9))
+    assert _items(pipeline_engine, tenant) == expected
+
+
+def test_an_export_without_prices_keeps_its_quantities_and_no_revenue(
+    settings: FluxSettings, pipeline_engine: sa.Engine, make_tenant
+) -> None:
+    body = (
+        "Date,Time,Transaction,Item\n"
+        "2016-10-30,09:58:11,1,Bread\n2016-10-30,10:05:34,2,Bread\n2016-10-30,10:05:34,2,Coffee\n"
+        "2016-10-31,10:07:57,3,Coffee\n"
+    )
+    tenant = make_tenant()
+    load_upload(
+        pipeline_engine, landing_zone(settings), _receive(settings, pipeline_engine, tenant, body)
+    )
+    assert _items(pipeline_engine, tenant) == {
+        ("2016-10-30", "Bread"): (2.0, None),
+        ("2016-10-30", "Coffee"): (1.0, None),
+        ("2016-10-31", "Coffee"): (1.0, None),
+    }
+
+
+@pytest.mark.parametrize(
+    ("items", "quantities", "revenues"),
+    [
+        (["Naan", "Naan"], [1, 2], [1, 2]),  # an item twice in a day
+        (["Naan", ""], [1, 2], [1, 2]),  # an item without a name
+        (["Naan", "x" * 501], [1, 2], [1, 2]),  # a name longer than the limit
+        (["Naan", "Rice"], [1, -2], [1, 2]),  # a negative quantity
+        (["Naan", "Rice"], [1, None], [1, 2]),  # a missing quantity
+        (["Naan", "Rice"], [1, 2], [1, -2]),  # a negative revenue
+        (["Naan", "Rice"], [1], [1, 2]),  # arrays that do not line up
+        ([], [], []),  # a day without items
+    ],
+)
+def test_the_database_refuses_item_days_that_break_the_rules(
+    pipeline_engine: sa.Engine, make_tenant, items: list, quantities: list, revenues: list
+) -> None:
+    tenant = make_tenant()
+    row = {"tenant_id": tenant, "date": dt.date(2025, 1, 1), "upload_id": uuid.uuid4()}
+    with pytest.raises(sa.exc.IntegrityError), pipeline_engine.begin() as conn:
+        conn.execute(
+            sa.insert(staged_item_sales).values(
+                **row, items=items, quantities=quantities, revenues=revenues
+            )
+        )
+    with pipeline_engine.begin() as conn:  # the same day, by the rules, is taken
+        conn.execute(
+            sa.insert(staged_item_sales).values(
+                **row, items=["Naan", "Rice"], quantities=[1.0, 2.5], revenues=[2.6, None]
+            )
+        )

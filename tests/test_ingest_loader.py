@@ -243,6 +243,7 @@ def test_rows_breaking_the_staging_rules_never_reach_staging(
 
     from flux_pipelines.defs.ingest import staging
     from flux_pipelines.defs.ingest.parsing import ParsedUpload
+    from flux_pipelines.defs.ingest.parsing.result import daily_rows
 
     tenant = make_tenant()
     upload_id = _upload(settings, pipeline_engine, tenant, "date,sales\n2025-03-01,1\n")
@@ -252,7 +253,7 @@ def test_rows_breaking_the_staging_rules_never_reach_staging(
         {"date": [dt.date(2025, 3, 1), dt.date(2025, 3, 1)], "metric": ["sales", "sales"]}
         | {"value": [1.0, 2.0]}
     )
-    parsed = ParsedUpload("daily", daily, None, pd.DataFrame(), 2)
+    parsed = ParsedUpload("daily", daily_rows(daily), None, pd.DataFrame(), 2)
     with pipeline_engine.begin() as conn, pytest.raises(staging.StagingRulesBroken) as refused:
         staging.merge_daily(
             conn, staging.Tables(conn), [staging.Staged(row, parsed)], dt.date(2025, 6, 1)

@@ -3,11 +3,16 @@
 import datetime as dt
 import uuid
 
+import psycopg
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from flux_pipelines.db.connections import plain_url, role_url
+from flux_pipelines.db.migrate import alembic_config
 from flux_pipelines.db.tables import staged_sales, tenants, uploads
+from flux_pipelines.settings import FluxSettings
 
 
 def test_api_role_cannot_bypass_rls(api_engine: sa.Engine) -> None:
@@ -143,3 +148,48 @@ def test_a_staged_row_belongs_to_its_uploads_tenant_and_goes_with_it(
         conn.execute(sa.delete(tenants).where(tenants.c.tenant_id == mine))
     assert _staged_count(pipeline_engine, mine) == 0
 
+
+def test_item_sales_move_to_day_rows_and_back(settings: FluxSettings) -> None:
+    """0008 turns the per-item rows of 0004 into one row per day and its downgrade turns them
+    back, losing nothing (in a database of its own, migrated step by step)."""
+    name = f"{role_url(settings, 'owner').database}_items"
+    owner = plain_url(role_url(settings, "owner"))
+    with psycopg.connect(owner, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}" owner flux_owner')
+    scratch = settings.model_copy(update={"database_url": owner.rsplit("/", 1)[0] + f"/{name}"})
+    config = alembic_config(scratch)
+    tenant, upload = uuid.uuid4(), uuid.uuid4()
+    rows = {
+        (dt.date(2025, 1, 1), "Naan", 2, 5.2),
+        (dt.date(2025, 1, 1), "Rice, pilau", 1, None),
+        (dt.date(2025, 1, 2), "Naan", 3, 7.8),
+    }
+    long_insert = (
+        "insert into flux.staged_item_sales (tenant_id, date, item, quantity, revenue, upload_id) "
+        "values (%s, %s, %s, %s, %s, %s)"
+    )
+    unnested = (
+        "select d.date, i.item, i.quantity::float, i.revenue::float from flux.staged_item_sales d, "
+        "unnest(d.items, d.quantities, d.revenues) as i(item, quantity, revenue)"
+    )
+    try:
+        command.upgrade(config, "0007")
+        scratch_url = plain_url(role_url(scratch, "pipeline"))
+        with psycopg.connect(scratch_url) as conn:
+            conn.execute("insert into flux.tenants (tenant_id, name) values (%s, 'a')", (tenant,))
+            for row in rows:
+                conn.execute(long_insert, (tenant, *row[:2], row[2], row[3], upload))
+        command.upgrade(config, "0008")
+        with psycopg.connect(scratch_url) as conn:
+            assert set(conn.execute(unnested).fetchall()) == rows
+            assert conn.execute("select count(*) from flux.staged_item_sales").fetchone() == (2,)
+        command.downgrade(config, "0007")
+        with psycopg.connect(scratch_url) as conn:
+            back = conn.execute(
+                "select date, item, quantity::float, revenue::float from flux.staged_item_sales"
+            ).fetchall()
+        assert set(back) == rows
+    finally:
+        with psycopg.connect(owner, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')

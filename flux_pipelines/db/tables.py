@@ -78,15 +78,16 @@ staged_sales = sa.Table(
     sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
 )
 
-# One row per tenant, item and day of line-item exports (0004); corrections replace whole days.
+# What line-item exports sold, one row per tenant and day (0008): the day's items and, at the same
+# positions, their quantities and revenues. Corrections replace whole days.
 staged_item_sales = sa.Table(
     "staged_item_sales",
     metadata,
     sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
-    sa.Column("item", sa.Text, primary_key=True),
     sa.Column("date", sa.Date, primary_key=True),
-    sa.Column("quantity", sa.Numeric(14, 3), nullable=False),
-    sa.Column("revenue", sa.Numeric(14, 2)),
+    sa.Column("items", ARRAY(sa.Text), nullable=False),
+    sa.Column("quantities", ARRAY(sa.Numeric(14, 3)), nullable=False),
+    sa.Column("revenues", ARRAY(sa.Numeric(14, 2)), nullable=False),
     sa.Column("upload_id", UUID(as_uuid=True), nullable=False),
     sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
 )

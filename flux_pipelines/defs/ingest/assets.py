@@ -64,3 +64,15 @@ def staged_sales(
             "tenants_failed": dg.MetadataValue.json(failed),
         }
     )
+
+
+# Written by staged_sales' loads (line-item exports, in the same transaction): shown in the graph,
+# with its lineage, for the dbt model that reads it; never materialized on its own.
+staged_item_sales = dg.AssetSpec(
+    "staged_item_sales",
+    deps=[staged_sales],
+    group_name="ingest",
+    kinds={"postgres"},
+    description="What line-item exports sold, one row per tenant and day (items, quantities and "
+    "revenues in arrays), in flux.staged_item_sales; written by staged_sales.",
+)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from uuid import UUID
 
-import pandas as pd
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from flux_pipelines.db.tables import rejected_rows, uploads
@@ -183,8 +183,8 @@ def _load_round(
 
     merge_daily(conn, tables, staged, today)
     for entry in staged:
-        items = entry.parsed.items
-        if items is not None and not items.empty:
+        items = entry.parsed.item_rows
+        if items is not None and items.num_rows:
             entry.items_written, replaced = merge_items(
                 conn, tables, entry.row.tenant_id, entry.row.upload_id, items
             )
@@ -200,7 +200,7 @@ def _load_round(
             int(parsed.rejected["line_number"].nunique()) if not parsed.rejected.empty else 0
         )
         loaded = parsed.rows_total - rejected_lines
-        dates = parsed.daily["date"] if not parsed.daily.empty else pd.Series([], dtype=object)
+        first, last = pc.min_max(parsed.daily_rows["date"]).values()
         corrected = tuple(sorted(entry.replaced.uploads))
         settled["loaded"].append(
             {
@@ -210,8 +210,8 @@ def _load_round(
                 "rows_total": parsed.rows_total,
                 "rows_loaded": loaded,
                 "rows_rejected": rejected_lines,
-                "date_min": dates.min() if len(dates) else None,
-                "date_max": dates.max() if len(dates) else None,
+                "date_min": first.as_py(),
+                "date_max": last.as_py(),
                 "days_replaced": len(entry.replaced.days),
                 "replaced_uploads": list(corrected),
                 "warnings": list(parsed.warnings),

@@ -18,14 +18,14 @@ from flux_pipelines.defs.ingest.parsing.layouts import (
 )
 from flux_pipelines.defs.ingest.parsing.line_items import parse_line_items
 from flux_pipelines.defs.ingest.parsing.result import ParsedUpload, UnreadableUpload
-from flux_pipelines.defs.ingest.parsing.source import Candidate, open_source
+from flux_pipelines.defs.ingest.parsing.source import Candidate, Candidates, open_source
 from flux_pipelines.defs.ingest.parsing.spreadsheet import spreadsheet_safe
 
 __all__ = ["ParsedUpload", "UnreadableUpload", "parse_upload", "spreadsheet_safe"]
 
 
 def _choose_header(
-    candidates: list[Candidate], column_mapping: dict[str, str] | None
+    candidates: Candidates, column_mapping: dict[str, str] | None
 ) -> tuple[Candidate, Layout]:
     if column_mapping:
         # The mapping names the header's cells: the first line holding all of them is the header.

@@ -21,10 +21,10 @@ from flux_pipelines.defs.ingest.parsing.layouts import DAILY_MEASURES, Layout
 from flux_pipelines.defs.ingest.parsing.outliers import outlier_warnings
 from flux_pipelines.defs.ingest.parsing.plain import read_plain_daily
 from flux_pipelines.defs.ingest.parsing.result import (
-    DAILY_COLUMNS,
     ParsedUpload,
     UnreadableUpload,
     combine_rejections,
+    daily_rows,
     rejections,
 )
 from flux_pipelines.defs.ingest.parsing.source import Candidate, TextSource
@@ -161,8 +161,8 @@ def parse_daily_carefully(
         warnings.append(f"{stats.total_lines} total/summary line(s) were skipped, not loaded")
     return ParsedUpload(
         format=layout.format,
-        daily=long[DAILY_COLUMNS].reset_index(drop=True).astype({"value": "float64"}),
-        items=None,
+        daily_rows=daily_rows(long),
+        item_rows=None,
         rejected=combine_rejections(problems),
         rows_total=len(cells),
         warnings=warnings,

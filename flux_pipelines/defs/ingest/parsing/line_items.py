@@ -34,11 +34,12 @@ from flux_pipelines.defs.ingest.parsing.outliers import (
 )
 from flux_pipelines.defs.ingest.parsing.records import Records, read_records
 from flux_pipelines.defs.ingest.parsing.result import (
-    DAILY_COLUMNS,
-    ITEM_COLUMNS,
+    DAILY_ROWS,
+    ITEM_ROWS,
     ParsedUpload,
     UnreadableUpload,
     combine_rejections,
+    daily_rows,
     rejections,
 )
 from flux_pipelines.defs.ingest.parsing.source import Candidate, TextSource
@@ -66,6 +67,7 @@ EXCLUSION_REASONS = {
 }
 # A (date text, order) pair is one integer: the date text's code above, the order's below.
 ORDER_BITS = 44
+EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()  # Arrow's date32 counts days from here
 MAX_DATE_TEXTS = 1 << (64 - ORDER_BITS)
 
 
@@ -447,10 +449,8 @@ def _finish(
     if not totals.date_codes:
         return ParsedUpload(
             layout.format,
-            pd.DataFrame({c: pd.Series(dtype=object) for c in DAILY_COLUMNS}).astype(
-                {"value": "float64"}
-            ),
-            pd.DataFrame({c: pd.Series(dtype=object) for c in ITEM_COLUMNS}),
+            DAILY_ROWS.empty_table(),
+            ITEM_ROWS.empty_table(),
             combine_rejections(totals.problems),
             totals.rows,
             warnings,
@@ -494,15 +494,18 @@ def _finish(
     day_items, quantity, revenue = _sums(
         item_day[dated], (item_keys & 0xFFFFFFFF)[dated], quantity[dated], revenue[dated]
     )
+    day = day_items >> 32
     item_names = pa.array(list(totals.item_codes), pa.string())
-    items = pd.DataFrame(
+    item_rows = pa.table(
         {
-            "day": day_items >> 32,
-            "item": pd.array(item_names.take(pa.array(day_items & 0xFFFFFFFF)), dtype=ARROW_TEXT),
+            "date": pa.array((day - EPOCH_ORDINAL).astype(np.int32)).cast(pa.date32()),
+            "item": item_names.take(pa.array(day_items & 0xFFFFFFFF)),
             "quantity": quantity,
-            "revenue": revenue if money is not None else np.nan,
-        }
+            "revenue": revenue if money is not None else pa.nulls(len(day), pa.float64()),
+        },
+        schema=ITEM_ROWS,
     )
+    items = pd.DataFrame({"day": day, "quantity": quantity, "revenue": revenue})
     per_day = items.groupby("day")
     measures = {"items": per_day["quantity"].sum()}
     if money is not None:
@@ -519,7 +522,6 @@ def _finish(
         ignore_index=True,
     )
     daily = daily.dropna(subset=["value"]).sort_values(["date", "metric"], kind="stable")
-    items["date"] = _dates_of(items["day"].to_numpy())
 
     if totals.repeated_lines:
         warnings.append(
@@ -541,8 +543,8 @@ def _finish(
         warnings.append(absurd)
     return ParsedUpload(
         format=layout.format,
-        daily=daily[DAILY_COLUMNS].reset_index(drop=True).astype({"value": "float64"}),
-        items=items[ITEM_COLUMNS].astype({"quantity": "float64", "revenue": "float64"}),
+        daily_rows=daily_rows(daily),
+        item_rows=item_rows,
         rejected=combine_rejections(totals.problems),
         rows_total=totals.rows,
         warnings=warnings,

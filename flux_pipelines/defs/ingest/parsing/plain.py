@@ -19,10 +19,11 @@ import typing
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from flux_pipelines.defs.ingest.parsing.layouts import DAILY_MEASURES, Layout
 from flux_pipelines.defs.ingest.parsing.outliers import MIN_DAYS, THRESHOLD, outlier_warnings
-from flux_pipelines.defs.ingest.parsing.result import ParsedUpload, no_rejections
+from flux_pipelines.defs.ingest.parsing.result import DAILY_ROWS, ParsedUpload, no_rejections
 from flux_pipelines.defs.ingest.parsing.source import Candidate, TextSource
 from flux_pipelines.defs.ingest.schemas import EARLIEST_DATE
 
@@ -30,7 +31,6 @@ from flux_pipelines.defs.ingest.schemas import EARLIEST_DATE
 PLAIN_MAX_CHARS = 1 << 20
 _ISO_DAY = r"\d{4}-\d{2}-\d{2}"
 _PLAIN_NUMBER = r"\d+(?:\.\d+)?"
-_METRIC_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # what melt gives the careful path
 
 
 class _Replay(io.TextIOBase):
@@ -100,42 +100,45 @@ def _parse(text: str, header: Candidate, layout: Layout, today: dt.date) -> Pars
         return None
     cells = body[:-1].replace("\n", ",").split(",")
     try:
-        days = [dt.date.fromisoformat(cell) for cell in cells[date_at::width]]
-    except ValueError:  # 2024-02-30 and the like: the careful path says which line
+        # NumPy reads ISO days in C and refuses 2024-02-30 and the like (the careful path then
+        # says which line).
+        days = np.array(cells[date_at::width], dtype="datetime64[D]")
+    except ValueError:
         return None
     count = len(days)
-    if min(days) < EARLIEST_DATE or max(days) > today or len(set(days)) != count:
+    if (
+        days.min() < np.datetime64(EARLIEST_DATE)
+        or days.max() > np.datetime64(today)
+        or len(np.unique(days)) != count
+    ):
         return None
     measures = [m for m in DAILY_MEASURES if m in layout.columns]
     values = {
         m: np.fromiter(map(float, cells[layout.columns[m] :: width]), np.float64, count)
         for m in measures
     }
-    lines = np.arange(2, count + 2, dtype=np.int64)
     warnings: list[str] = []
     if _may_have_outliers(values):
         names = {role: header.cells[position] for role, position in layout.columns.items()}
+        lines = np.arange(2, count + 2, dtype=np.int64)
         typed = pd.DataFrame({"line_number": lines, **values})
         warnings = outlier_warnings(typed, measures, names)
 
     # The careful path's order: by day, then metric by name.
-    order = np.argsort(np.array([d.toordinal() for d in days]), kind="stable")
+    order = np.argsort(days, kind="stable")
     metrics = sorted(measures)
-    dates = np.empty(count * len(metrics), dtype=object)
-    ordered_days = np.array(days, dtype=object)[order]
-    for i in range(len(metrics)):
-        dates[i :: len(metrics)] = ordered_days
-    daily = pd.DataFrame(
+    rows = pa.table(
         {
-            "date": dates,
-            "metric": pd.array(metrics * count, dtype=_METRIC_TEXT),
+            "date": pa.array(np.repeat(days[order], len(metrics))),
+            "metric": pa.array(metrics).take(np.tile(np.arange(len(metrics)), count)),
             "value": np.column_stack([values[m][order] for m in metrics]).ravel(),
-        }
+        },
+        schema=DAILY_ROWS,
     )
     return ParsedUpload(
         format=layout.format,
-        daily=daily,
-        items=None,
+        daily_rows=rows,
+        item_rows=None,
         rejected=no_rejections(),
         rows_total=count,
         warnings=warnings,
@@ -144,13 +147,14 @@ def _parse(text: str, header: Candidate, layout: Layout, today: dt.date) -> Pars
 
 def _may_have_outliers(values: dict[str, np.ndarray]) -> bool:
     """``outlier_warnings``' test on these columns, in NumPy (same medians, same comparisons): the
-    pandas version, which also words the warning, runs only on the rare file that has one."""
+    pandas version, which also words the warning, runs only on the rare file that has one. A
+    plain file's columns are all numbers (no NaN), so the plain median is the one to take."""
     for column in values.values():
         if len(column) < MIN_DAYS:
             continue
-        median = float(np.nanmedian(column))
+        median = float(np.median(column))
         deviation = np.abs(column - median)
-        spread = float(np.nanmedian(deviation))
+        spread = float(np.median(deviation))
         if spread != 0 and bool((deviation > THRESHOLD * spread).any()):
             return True
     return False

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
+import pyarrow as pa
 
 REJECTED_COLUMNS = ["line_number", "column_name", "value", "reason"]
 DAILY_COLUMNS = ["date", "metric", "value"]
 ITEM_COLUMNS = ["date", "item", "quantity", "revenue"]
+# The valid daily rows as staging takes them (by day, then metric).
+DAILY_ROWS = pa.schema([("date", pa.date32()), ("metric", pa.string()), ("value", pa.float64())])
+# What a line-item export sold per (day, item), by day; revenue is null without prices.
+ITEM_ROWS = pa.schema(
+    [
+        ("date", pa.date32()),
+        ("item", pa.string()),
+        ("quantity", pa.float64()),
+        ("revenue", pa.float64()),
+    ]
+)
 
 
 class UnreadableUpload(ValueError):
@@ -18,11 +31,26 @@ class UnreadableUpload(ValueError):
 @dataclass(frozen=True)
 class ParsedUpload:
     format: str
-    daily: pd.DataFrame
-    items: pd.DataFrame | None
+    daily_rows: pa.Table  # DAILY_ROWS
+    item_rows: pa.Table | None  # ITEM_ROWS, for line-item exports
     rejected: pd.DataFrame
     rows_total: int
     warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def daily(self) -> pd.DataFrame:
+        """The valid daily rows in pandas: ``date`` (``datetime.date``), ``metric``, ``value``."""
+        return self.daily_rows.to_pandas(date_as_object=True)
+
+    @cached_property
+    def items(self) -> pd.DataFrame | None:
+        """The item rows in pandas (``ITEM_COLUMNS``), or None for a daily summary."""
+        return None if self.item_rows is None else self.item_rows.to_pandas(date_as_object=True)
+
+
+def daily_rows(frame: pd.DataFrame) -> pa.Table:
+    """A parser's daily frame (date objects, metric, value) as ``ParsedUpload.daily_rows``."""
+    return pa.Table.from_pandas(frame[DAILY_COLUMNS], schema=DAILY_ROWS, preserve_index=False)
 
 
 def rejections(

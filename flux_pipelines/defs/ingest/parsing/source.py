@@ -125,7 +125,7 @@ class Candidate:
 class TextSource:
     encoding: str
     compressed: bool
-    candidates: list[Candidate]
+    candidates: Candidates
     open_text: Callable[[], typing.TextIO]
     # The same text as UTF-8 bytes (no byte-order mark), for readers that parse bytes (Arrow):
     # a UTF-8 file is passed through undecoded. None: encode what ``open_text`` gives.
@@ -205,17 +205,40 @@ def _best_delimiter(line: str) -> str:
     return best if counts[best] > 1 else ","
 
 
-def _candidates(text: str) -> list[Candidate]:
-    found: list[Candidate] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip().strip(",;\t|").strip():
-            continue
-        delimiter = _best_delimiter(line)
-        cells = [cell.strip().lstrip("\ufeff").strip() for cell in _split(line, delimiter)]
-        found.append(Candidate(number, delimiter, cells))
-        if len(found) >= HEADER_SEARCH_LINES:
-            break
-    return found
+class Candidates:
+    """The lines that may be the header (the first ``HEADER_SEARCH_LINES`` that are not blank),
+    each split with its likeliest delimiter when first asked for: most files' header is the
+    first line, and splitting ten lines four ways cost more than reading a small file."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = enumerate(text.splitlines(), start=1)
+        self._found: list[Candidate] = []
+
+    def _next(self) -> bool:
+        if len(self._found) >= HEADER_SEARCH_LINES:
+            return False
+        for number, line in self._lines:
+            if not line.strip().strip(",;\t|").strip():
+                continue
+            delimiter = _best_delimiter(line)
+            cells = [cell.strip().lstrip("\ufeff").strip() for cell in _split(line, delimiter)]
+            self._found.append(Candidate(number, delimiter, cells))
+            return True
+        return False
+
+    def __iter__(self) -> typing.Iterator[Candidate]:
+        position = 0
+        while position < len(self._found) or self._next():
+            yield self._found[position]
+            position += 1
+
+    def __getitem__(self, position: int) -> Candidate:
+        while len(self._found) <= position and self._next():
+            pass
+        return self._found[position]
+
+    def __bool__(self) -> bool:
+        return bool(self._found) or self._next()
 
 
 def open_source(stream: typing.BinaryIO) -> TextSource:
@@ -235,7 +258,7 @@ def open_source(stream: typing.BinaryIO) -> TextSource:
     text_head = decoder.decode(head, final=len(head) < SNIFF_BYTES)
     if "\x00" in text_head:
         raise UnreadableUpload(f"This file is not text (it holds binary data). {_SAVE_AS_CSV}")
-    candidates = _candidates(text_head)
+    candidates = Candidates(text_head)
     if not candidates:
         raise UnreadableUpload("The file is empty: there is nothing to load.")
     used = False

@@ -114,3 +114,27 @@ def test_the_ensemble_is_the_log_scale_mean_of_its_refitted_members(twice) -> No
         np.testing.assert_allclose(model.predict(dates)["p50"][open_days], expected[open_days])
         # Refitted on the whole history: the local members forecast from its last day.
         assert members[1].history.index.max() == model.last_observed_date
+
+
+def test_the_rows_kept_for_the_horizon_forecast_as_the_history_would(twice) -> None:
+    """The boosted members keep the feature rows of the days after their last one (no features
+    recomputed to forecast): what they forecast from them is what the history itself gives, and
+    dates beyond them are forecast from the history."""
+    first, _ = twice
+    checked = 0
+    for model in first:
+        if not isinstance(model, DemandModel) or model.kind != ENSEMBLE:
+            continue
+        for member in model.forecaster.members:  # type: ignore[attr-defined]
+            if member.kind == "weekday_median":
+                continue
+            assert member.ahead is not None
+            for days in (14, 40):
+                dates = pd.date_range(member.history.index.max(), periods=days + 1)[1:]
+                kept = member.predict(dates)
+                member_ahead, member.ahead = member.ahead, None
+                recomputed = member.predict(dates)
+                member.ahead = member_ahead
+                np.testing.assert_allclose(kept, recomputed, rtol=1e-6)
+                checked += 1
+    assert checked >= 4

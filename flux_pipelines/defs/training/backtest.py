@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -76,10 +77,15 @@ class SeriesBacktest:
 
     def scored_days(self, i: int) -> np.ndarray:
         """Known days of window ``i`` on which the restaurant is open."""
-        window = self.windows[i]
-        return ~np.isnan(self.actual[i]) & ~np.isin(
-            iso_weekdays(window.dates), list(self.closed[i])
-        )
+        return self._scored_days[i]
+
+    @cached_property
+    def _scored_days(self) -> list[np.ndarray]:
+        # Read for every candidate: the windows' weekdays are worked out once.
+        return [
+            ~np.isnan(actual) & ~np.isin(iso_weekdays(window.dates), list(closed))
+            for window, actual, closed in zip(self.windows, self.actual, self.closed, strict=True)
+        ]
 
 
 def rolling_windows(series: pd.Series, horizon: int, windows: int) -> list[Window]:

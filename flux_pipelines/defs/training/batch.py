@@ -169,18 +169,21 @@ def refit_local(
 def champion_forecaster(
     job: SeriesJob,
     kind: str,
-    bt: SeriesBacktest,
+    outcome: SeriesBacktestResult,
     refitted: list[Forecaster],
     final: Any,
     config: TrainingConfig,
 ) -> Forecaster:
+    bt = outcome.bt
     if kind == GLOBAL:
-        return global_forecaster(job, final, config)
+        return global_forecaster(job, final, config, outcome.global_inputs)
     if kind == ENSEMBLE:
         fitted = dict(zip(local_fits(kind, bt), refitted, strict=True))
         return EnsembleForecaster(
             [
-                global_forecaster(job, final, config) if member == GLOBAL else fitted[member]
+                global_forecaster(job, final, config, outcome.global_inputs)
+                if member == GLOBAL
+                else fitted[member]
                 for member in bt.members[ENSEMBLE]
             ]
         )
@@ -259,7 +262,7 @@ def train_series(
                     champion_forecaster,
                     jobs[position],
                     kind,
-                    outcomes[position].bt,
+                    outcomes[position],
                     refitted,
                     final,
                     config,

@@ -10,6 +10,7 @@ once (``global_model.py``); what a tenant keeps of it is a ``GlobalForecaster``.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from flux_pipelines.defs.training.direct_features import (
+    Examples,
     OriginState,
     examples,
     origin_state,
@@ -424,20 +426,46 @@ def boosted_regressor(
     )
 
 
+def _by_step(model: Any, rows: Examples, ahead: np.ndarray) -> np.ndarray:
+    """A direct model's forecast of the days ``ahead`` steps after the origin of ``rows`` (one
+    row per step from 1). Days beyond the rows keep the last one's calendar features; the trees
+    read their ``horizon`` as the farthest one they were trained on."""
+    raw = to_level(model.predict(rows.features), rows.scale)
+    by_step = pd.Series(raw, index=np.arange(1, len(raw) + 1))
+    out = by_step.reindex(np.clip(ahead, 1, None)).to_numpy(dtype="float64", copy=True)
+    return np.nan_to_num(out, nan=0.0)
+
+
 def predict_from_state(
     model: Any, state: OriginState, origin: int, dates: pd.DatetimeIndex
 ) -> np.ndarray:
-    """A direct model's forecast of ``dates`` from position ``origin`` of ``state``. Days beyond
-    the trained horizon keep their calendar features; the trees read their ``horizon`` as the
-    farthest one they were trained on."""
+    """A direct model's forecast of ``dates`` from position ``origin`` of ``state``."""
     last = state.start + pd.Timedelta(days=origin)
     ahead = np.asarray((pd.DatetimeIndex(dates) - last).days)
     reach = int(max(ahead.max(initial=1), 1))
-    rows = examples(state, np.array([origin]), reach)
-    raw = to_level(model.predict(rows.features), rows.scale)
-    by_step = pd.Series(raw, index=np.arange(1, reach + 1))
-    out = by_step.reindex(np.clip(ahead, 1, None)).to_numpy(dtype="float64", copy=True)
-    return np.nan_to_num(out, nan=0.0)
+    return _by_step(model, examples(state, np.array([origin]), reach), ahead)
+
+
+@dataclass(frozen=True)
+class RowsAhead:
+    """The feature rows of the ``len(rows)`` days after an origin, kept with a fitted direct
+    model so that forecasting its horizon needs no recomputation of the history's features."""
+
+    last: pd.Timestamp  # the origin's day
+    rows: Examples
+
+    @classmethod
+    def of(cls, state: OriginState, origin: int, horizon: int) -> RowsAhead:
+        return cls(
+            state.start + pd.Timedelta(days=origin), examples(state, np.array([origin]), horizon)
+        )
+
+    def forecast(self, model: Any, dates: pd.DatetimeIndex) -> np.ndarray | None:
+        """The forecast of ``dates``, or None when some date is not among the kept days."""
+        ahead = np.asarray((pd.DatetimeIndex(dates) - self.last).days)
+        if len(ahead) == 0 or ahead.min() < 1 or ahead.max() > len(self.rows):
+            return None
+        return _by_step(model, self.rows, ahead)
 
 
 def predict_from_origin(
@@ -500,10 +528,16 @@ class XGBoostForecaster:
         )
         self.model.fit(rows.features, rows.target)
         self.history = history
+        self.ahead = RowsAhead.of(state, self.origin, self.horizon)
         return self
 
     def predict(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        state = getattr(self, "shared", None)  # absent from models pickled before it existed
+        # Attributes absent from models pickled before they existed.
+        ahead: RowsAhead | None = getattr(self, "ahead", None)
+        forecast = ahead.forecast(self.model, dates) if ahead is not None else None
+        if forecast is not None:
+            return forecast
+        state = getattr(self, "shared", None)
         if state is not None:
             last = state.start + pd.Timedelta(days=self.origin)
             reach = int((pd.DatetimeIndex(dates) - last).days.max())
@@ -522,16 +556,29 @@ class GlobalForecaster:
 
     kind = GLOBAL
 
-    def __init__(self, model: Any, history: pd.Series, country: str, horizon: int) -> None:
+    def __init__(
+        self,
+        model: Any,
+        history: pd.Series,
+        country: str,
+        horizon: int,
+        ahead: RowsAhead | None = None,
+    ) -> None:
+        """``ahead``: the rows of the days after the history's last day, if at hand."""
         self.model = model
         self.history = history
         self.country = country
         self.horizon = horizon
+        self.ahead = ahead
 
     def fit(self, history: pd.Series, closed: frozenset[int]) -> GlobalForecaster:
         raise TypeError("the global model is fitted across a batch (global_model.py)")
 
     def predict(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        ahead: RowsAhead | None = getattr(self, "ahead", None)
+        forecast = ahead.forecast(self.model, dates) if ahead is not None else None
+        if forecast is not None:
+            return forecast
         return predict_from_origin(self.model, self.history, self.country, dates, self.horizon)
 
 

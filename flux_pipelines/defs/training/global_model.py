@@ -31,6 +31,12 @@ MAX_TRAINING_ROWS = 150_000  # a seeded sample beyond: half the fit time of 300k
 # sample costs 45% of the fit, and their windows' RMSLE moved by 0.0005 (100 synthetic
 # restaurants: 0.1577 -> 0.1582). The forecasts' model keeps ``MAX_TRAINING_ROWS``.
 BACKTEST_TRAINING_ROWS = 75_000
+# 150 trees at a rate of 0.08 rather than 250 at 0.05: a third less time for each of a batch's four
+# fits. Recruit's backtest windows: the global candidate's WAPE 0.3796 -> 0.3776 (RMSLE 0.5203 ->
+# 0.5205), the ensemble's RMSLE 0.5181 -> 0.5176; on the 39 days held out, 0.5285/0.3274 ->
+# 0.5287/0.3277 (RMSLE/WAPE).
+GLOBAL_TREES = 150
+GLOBAL_LEARNING_RATE = 0.08
 
 
 @dataclass(frozen=True)
@@ -113,9 +119,9 @@ def fit_global_model(
         )
         features, targets = features[chosen], targets[chosen]
     model = xgb.XGBRegressor(
-        n_estimators=250,
+        n_estimators=GLOBAL_TREES,
         max_depth=6,
-        learning_rate=0.05,
+        learning_rate=GLOBAL_LEARNING_RATE,
         subsample=0.8,
         colsample_bytree=0.8,
         min_child_weight=20,

@@ -36,6 +36,7 @@ from flux_pipelines.defs.training.candidates import (
     LOCAL_CANDIDATES,
     Forecaster,
     GlobalForecaster,
+    RowsAhead,
     SeasonalNaive,
     make_forecaster,
 )
@@ -120,10 +121,17 @@ def refit_champion(
     )
 
 
-def global_forecaster(job: SeriesJob, model: Any, config: TrainingConfig) -> GlobalForecaster:
+def global_forecaster(
+    job: SeriesJob, model: Any, config: TrainingConfig, inputs: GlobalInputs | None = None
+) -> GlobalForecaster:
+    """``inputs``: what the series lent the global model; its rows from the last observed day,
+    built with the rows the model learnt from, are kept to forecast the horizon."""
     series = job.series()
     tail = series.iloc[-(LOOKBACK_DAYS + 1) :]
-    return GlobalForecaster(model, tail, job.country, config.horizon)
+    ahead = None
+    if inputs is not None and inputs.end == len(series) - 1:
+        ahead = RowsAhead(pd.Timestamp(series.index[-1]), inputs.forecast_rows[0])
+    return GlobalForecaster(model, tail, job.country, config.horizon, ahead)
 
 
 def backtest_summary(

@@ -9,8 +9,6 @@ import pandas as pd
 import pyarrow as pa
 
 REJECTED_COLUMNS = ["line_number", "column_name", "value", "reason"]
-DAILY_COLUMNS = ["date", "metric", "value"]
-ITEM_COLUMNS = ["date", "item", "quantity", "revenue"]
 # The valid daily rows as staging takes them (by day, then metric).
 DAILY_ROWS = pa.schema([("date", pa.date32()), ("metric", pa.string()), ("value", pa.float64())])
 # What a line-item export sold per (day, item), by day; revenue is null without prices.
@@ -44,13 +42,13 @@ class ParsedUpload:
 
     @cached_property
     def items(self) -> pd.DataFrame | None:
-        """The item rows in pandas (``ITEM_COLUMNS``), or None for a daily summary."""
+        """The item rows in pandas (date, item, quantity, revenue), or None for a daily summary."""
         return None if self.item_rows is None else self.item_rows.to_pandas(date_as_object=True)
 
 
 def daily_rows(frame: pd.DataFrame) -> pa.Table:
     """A parser's daily frame (date objects, metric, value) as ``ParsedUpload.daily_rows``."""
-    return pa.Table.from_pandas(frame[DAILY_COLUMNS], schema=DAILY_ROWS, preserve_index=False)
+    return pa.Table.from_pandas(frame[DAILY_ROWS.names], schema=DAILY_ROWS, preserve_index=False)
 
 
 def rejections(

@@ -468,6 +468,13 @@ class RowsAhead:
         return _by_step(model, self.rows, ahead)
 
 
+def _from_kept_rows(forecaster: Any, dates: pd.DatetimeIndex) -> np.ndarray | None:
+    """A direct forecaster's forecast from its ``RowsAhead``, or None where they do not reach
+    (or the forecaster was pickled before it kept any)."""
+    ahead: RowsAhead | None = getattr(forecaster, "ahead", None)
+    return None if ahead is None else ahead.forecast(forecaster.model, dates)
+
+
 def predict_from_origin(
     model: Any, history: pd.Series, country: str, dates: pd.DatetimeIndex, horizon: int
 ) -> np.ndarray:
@@ -511,10 +518,9 @@ class XGBoostForecaster:
         return state
 
     def fit(self, history: pd.Series, closed: frozenset[int]) -> XGBoostForecaster:
-        state = self._state_for(history)
-        self.shared = state
-        if state is None:
-            state = origin_state(history, self.country, self.horizon)
+        state = self._state_for(history) or origin_state(history, self.country, self.horizon)
+        # What forecasting needs of the series' features is kept in ``ahead`` below.
+        self.shared = None
         self.origin = len(history) - 1
         rows = training_examples(state, self.horizon, self.origin, closed)
         if len(rows) < 28:
@@ -532,23 +538,10 @@ class XGBoostForecaster:
         return self
 
     def predict(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        # Attributes absent from models pickled before they existed.
-        ahead: RowsAhead | None = getattr(self, "ahead", None)
-        forecast = ahead.forecast(self.model, dates) if ahead is not None else None
+        forecast = _from_kept_rows(self, dates)
         if forecast is not None:
             return forecast
-        state = getattr(self, "shared", None)
-        if state is not None:
-            last = state.start + pd.Timedelta(days=self.origin)
-            reach = int((pd.DatetimeIndex(dates) - last).days.max())
-            if self.origin + reach + 1 < len(state.holidays):
-                return predict_from_state(self.model, state, self.origin, dates)
         return predict_from_origin(self.model, self.history, self.country, dates, self.horizon)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["shared"] = None  # the backtest's features, not part of the model
-        return state
 
 
 class GlobalForecaster:
@@ -575,8 +568,7 @@ class GlobalForecaster:
         raise TypeError("the global model is fitted across a batch (global_model.py)")
 
     def predict(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        ahead: RowsAhead | None = getattr(self, "ahead", None)
-        forecast = ahead.forecast(self.model, dates) if ahead is not None else None
+        forecast = _from_kept_rows(self, dates)
         if forecast is not None:
             return forecast
         return predict_from_origin(self.model, self.history, self.country, dates, self.horizon)

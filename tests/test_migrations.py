@@ -193,3 +193,23 @@ def test_item_sales_move_to_day_rows_and_back(settings: FluxSettings) -> None:
     finally:
         with psycopg.connect(owner, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def test_staging_rows_lock_their_upload_until_commit(
+    pipeline_engine: sa.Engine,
+    make_tenant,  # type: ignore[no-untyped-def]
+) -> None:
+    """As the foreign key did: while a load that staged rows is open, their upload cannot be
+    deleted under it (the delete waits; here it gives up after its lock timeout)."""
+    tenant = make_tenant()
+    with pipeline_engine.begin() as conn:
+        upload = _upload(conn, tenant)
+    row = {"metric": "sales", "date": dt.date(2025, 1, 1), "value": 1, "upload_id": upload}
+    with pipeline_engine.connect() as loading, pipeline_engine.connect() as deleting:
+        loading.execute(sa.insert(staged_sales).values(tenant_id=tenant, **row))  # not committed
+        deleting.execute(sa.text("set lock_timeout = '300ms'"))
+        with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+            deleting.execute(sa.delete(uploads).where(uploads.c.upload_id == upload))
+        deleting.rollback()
+        loading.commit()
+    assert _staged_count(pipeline_engine, tenant) == 1

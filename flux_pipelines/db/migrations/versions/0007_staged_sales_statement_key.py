@@ -40,18 +40,26 @@ begin
 
   create function flux.staged_sales_uploads_exist() returns trigger
   language plpgsql security invoker set search_path = pg_catalog, flux as $f$
-  declare missing record;
+  declare
+    wanted bigint;
+    locked bigint;
+    missing record;
   begin
-    perform from flux.uploads u
-    where (u.upload_id, u.tenant_id) in (select distinct upload_id, tenant_id from staged)
-    for key share of u;
-    select s.upload_id, s.tenant_id into missing
-    from (select distinct upload_id, tenant_id from staged) s
-    where not exists (
-      select from flux.uploads u where u.upload_id = s.upload_id and u.tenant_id = s.tenant_id
-    )
-    limit 1;
-    if found then
+    -- The statement's uploads, counted and locked in one pass (count reads every one of them).
+    with named as (select distinct upload_id, tenant_id from staged)
+    select (select count(*) from named),
+           (select count(*) from (
+              select from flux.uploads u
+              join named n on n.upload_id = u.upload_id and n.tenant_id = u.tenant_id
+              for key share of u) as l)
+    into wanted, locked;
+    if locked < wanted then
+      select s.upload_id, s.tenant_id into missing
+      from staged s
+      where not exists (
+        select from flux.uploads u where u.upload_id = s.upload_id and u.tenant_id = s.tenant_id
+      )
+      limit 1;
       raise foreign_key_violation using
         message = format('staged rows name upload %s of tenant %s, which is not an upload',
                          missing.upload_id, missing.tenant_id),

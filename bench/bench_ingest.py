@@ -16,8 +16,9 @@ Three measurements, each beside its peers in the same run, in a database of its 
    ``to_sql`` per file (read, melt, append) as a user would loop over files (on a sample of files,
    its rate extrapolated), into ``flux.staged_sales`` and into the twin without the upload check
    (to_sql inserts row by row, so the per-statement check runs for every row: the twin is its
-   best case, and the ratio goal is judged against it). Flux's loader is ``load_uploads``, as the ``staged_sales`` asset calls
-   it (batches of 100 uploads, one transaction each, three at a time). The Dagster asset path
+   best case, and the ratio goal is judged against it). Flux's loader is ``load_uploads``, as
+   the ``staged_sales`` asset calls it (batches of 100 uploads, one transaction each, three at a
+   time). The Dagster asset path
    (``staged_sales`` over a 100-tenant partition range, as the backfill policy batches it, with
    runs and events in PostgreSQL as ``dagster.yaml`` keeps them) is timed on a sample too: there
    Dagster's per-run and per-partition overhead dominates (two events per tenant, each written on

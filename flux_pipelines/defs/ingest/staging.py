@@ -285,11 +285,13 @@ def _item_days(items: pa.Table) -> tuple[pa.Table, int]:
     Names are cut to ``ITEM_NAME_LIMIT`` characters; two long names that share their first
     characters are one item, whose sales are summed again.
     """
-    cut = pc.utf8_slice_codeunits(items["item"], 0, ITEM_NAME_LIMIT)
-    rows = items.set_column(1, "item", cut)
-    if not pc.equal(cut, items["item"]).to_numpy(zero_copy_only=False).all():
-        summed = rows.group_by(["date", "item"], use_threads=False).aggregate(
-            [("quantity", "sum"), ("revenue", "sum")]
+    rows = items
+    if (pc.max(pc.utf8_length(items["item"])).as_py() or 0) > ITEM_NAME_LIMIT:
+        cut = pc.utf8_slice_codeunits(items["item"], 0, ITEM_NAME_LIMIT)
+        summed = (
+            items.set_column(1, "item", cut)
+            .group_by(["date", "item"], use_threads=False)
+            .aggregate([("quantity", "sum"), ("revenue", "sum")])
         )
         rows = summed.select(["date", "item", "quantity_sum", "revenue_sum"]).rename_columns(
             rows.column_names

@@ -70,3 +70,10 @@ def test_each_training_is_a_version_and_the_latest_is_the_one_champion(
         assert run.data.metrics[accuracy] == champion["backtest"]["accuracy"][accuracy]
     assert run.data.params["challenger_kind"] == champion["backtest"]["challenger"]
     assert pd.notna(run.data.metrics[f"{versions[1].kind}.wape"])
+    # The version's logged model carries the same metrics, and its environment is the pinned
+    # serving packages, not a copy of whatever uv project the job ran in.
+    source = registry.client.get_model_version(name, "2").source
+    logged = registry.client.get_logged_model(source.removeprefix("models:/"))
+    assert {m.key: m.value for m in logged.metrics} == run.data.metrics
+    stored = {a.path for a in registry.client.list_logged_model_artifacts(logged.model_id)}
+    assert "requirements.txt" in stored and not {"uv.lock", "pyproject.toml"} & stored

@@ -19,7 +19,10 @@ moved to it in the same transaction.
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ import mlflow
 import mlflow.pyfunc
 import pandas as pd
 import sqlalchemy as sa
+from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
@@ -43,6 +47,10 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 STORE_SCHEMA = "mlflow"
 _SERVING_PACKAGES = ("pandas", "numpy", "prophet", "xgboost-cpu", "holidays")
+# A version's environment is its pinned serving packages (``_pip_requirements``). Left on, MLflow
+# also copies the uv.lock and pyproject.toml of the working directory into every version: 600 KB
+# each, 6 GB a night at 10,000 tenants, and describing whatever project ran the job.
+os.environ.setdefault("MLFLOW_UV_AUTO_DETECT", "false")
 
 
 def default_store_url(settings: FluxSettings) -> sa.URL:
@@ -98,14 +106,37 @@ class RegisteredVersion:
     kind: str
 
 
-def _pip_requirements() -> list[str]:
+@lru_cache(maxsize=1)
+def _pinned_serving_packages() -> tuple[str, ...]:
     pins = []
     for package in _SERVING_PACKAGES:
         try:
             pins.append(f"{package}=={version(package)}")
         except PackageNotFoundError:
             pins.append(package)
-    return pins
+    return tuple(pins)
+
+
+def _pip_requirements() -> list[str]:
+    return list(_pinned_serving_packages())
+
+
+def _params(result: dict[str, Any]) -> list[Param]:
+    backtest: dict[str, Any] = result["backtest"]
+    values = {
+        "tenant_id": result["tenant_id"],
+        "metric": result["metric"],
+        "champion": result["champion"],
+        "country": result.get("country"),
+        "horizon": backtest.get("horizon"),
+        "windows": ",".join(backtest.get("windows", [])),
+        "candidates": ",".join(backtest.get("candidates", {})),
+        "challenger_kind": backtest.get("challenger"),
+        "seed": backtest.get("seed"),
+        "closed_weekdays": ",".join(map(str, backtest.get("closed_weekdays", []))),
+        "last_observed_date": result.get("last_observed_date"),
+    }
+    return [Param(key, str(value)) for key, value in values.items()]
 
 
 METRICS = ("wape", "mase", "rmsle", "bias", "coverage", "log_q10", "log_q90")
@@ -131,6 +162,10 @@ class ModelRegistry:
         self.uri = tracking_uri(settings)
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
+    @cached_property
+    def _experiment_id(self) -> str:
+        return self.experiment_id()
+
     def experiment_id(self) -> str:
         experiment = self.client.get_experiment_by_name(EXPERIMENT)
         if experiment is not None:
@@ -149,25 +184,12 @@ class ModelRegistry:
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)
         with mlflow.start_run(
-            experiment_id=self.experiment_id(), run_name=f"{tenant_id}-{metric}"
+            experiment_id=self._experiment_id,
+            run_name=f"{tenant_id}-{metric}",
+            tags={"tenant_id": tenant_id, "metric": metric},
         ) as run:
-            mlflow.set_tags({"tenant_id": tenant_id, "metric": metric})
-            mlflow.log_params(
-                {
-                    "tenant_id": tenant_id,
-                    "metric": metric,
-                    "champion": result["champion"],
-                    "country": result.get("country"),
-                    "horizon": backtest.get("horizon"),
-                    "windows": ",".join(backtest.get("windows", [])),
-                    "candidates": ",".join(backtest.get("candidates", {})),
-                    "challenger_kind": backtest.get("challenger"),
-                    "seed": backtest.get("seed"),
-                    "closed_weekdays": ",".join(map(str, backtest.get("closed_weekdays", []))),
-                    "last_observed_date": result.get("last_observed_date"),
-                }
-            )
-            mlflow.log_metrics(_metrics(backtest))
+            run_id = run.info.run_id
+            self.client.log_batch(run_id, params=_params(result))
             mlflow.log_dict(backtest, "backtest.json")
             info = mlflow.pyfunc.log_model(
                 name="model",
@@ -175,6 +197,17 @@ class ModelRegistry:
                 artifacts={"model": str(model_path)},
                 pip_requirements=_pip_requirements(),
                 registered_model_name=name,
+            )
+            # Logged after the model, with its id: the run's metrics and the model's in one
+            # call. Logged before, MLflow links them to the model one query per metric (a
+            # quarter of a registration).
+            now = int(time.time() * 1000)
+            self.client.log_batch(
+                run_id,
+                metrics=[
+                    Metric(key, value, now, 0, model_id=info.model_id)
+                    for key, value in _metrics(backtest).items()
+                ],
             )
         number = int(info.registered_model_version)  # type: ignore[arg-type]
         previous = self.alias_version(name, CHAMPION)
@@ -189,9 +222,9 @@ class ModelRegistry:
             model_name=name,
             model_kind=str(result["champion"]),
             backtest=backtest,
-            mlflow_run_id=run.info.run_id,
+            mlflow_run_id=run_id,
         )
-        return RegisteredVersion(name, number, run.info.run_id, str(result["champion"]))
+        return RegisteredVersion(name, number, run_id, str(result["champion"]))
 
     def alias_version(self, name: str, alias: str) -> int | None:
         try:

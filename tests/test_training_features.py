@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flux_pipelines.defs.training.direct_features import origin_state
+from flux_pipelines.defs.training.candidates import LOCAL_ORIGIN_STEP
+from flux_pipelines.defs.training.direct_features import (
+    ORIGIN_STEP,
+    origin_state,
+    training_examples,
+)
+from flux_pipelines.defs.training.series import iso_weekdays
 
 
 def _series(days: int, seed: int, start: str = "2024-03-06") -> pd.Series:
@@ -70,3 +76,16 @@ def test_a_day_reads_nothing_after_it() -> None:
         if isinstance(a, np.ndarray) and name not in ("values", "holidays"):
             np.testing.assert_array_equal(a[: origin + 1], b[: origin + 1], err_msg=name)
     assert not np.array_equal(before.weekday_mean_12[-1], after.weekday_mean_12[-1])
+
+
+@pytest.mark.parametrize("step", [ORIGIN_STEP, LOCAL_ORIGIN_STEP])
+def test_training_examples_stop_at_the_cutoff_and_start_on_every_weekday(step: int) -> None:
+    series = _series(400, 4)
+    state = origin_state(series, "US", 28)
+    cutoff = 330
+    rows = training_examples(state, 28, cutoff, frozenset({7}), step)
+    origins = np.unique(rows.origin)
+    assert (np.diff(origins) % step == 0).all()  # one every ``step`` days
+    assert rows.day.max() <= cutoff and origins.max() < cutoff
+    assert set(iso_weekdays(state.start + pd.to_timedelta(origins, unit="D"))) == set(range(1, 8))
+    assert 7 not in set(rows.weekday) and np.isfinite(rows.target).all()

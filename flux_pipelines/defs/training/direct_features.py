@@ -230,9 +230,9 @@ def examples(state: OriginState, origins: np.ndarray, horizon: int) -> Examples:
     return Examples(matrix, target, scale, origin, day, weekday + 1)
 
 
-def training_origins(state: OriginState, before: int) -> np.ndarray:
-    """Every ORIGIN_STEP-th day counted back from ``before`` (exclusive), with enough history."""
-    candidates = np.arange(before - ORIGIN_STEP, max(before - LOOKBACK_DAYS, 0) - 1, -ORIGIN_STEP)
+def training_origins(state: OriginState, before: int, step: int = ORIGIN_STEP) -> np.ndarray:
+    """Every ``step``-th day counted back from ``before`` (exclusive), with enough history."""
+    candidates = np.arange(before - step, max(before - LOOKBACK_DAYS, 0) - 1, -step)
     candidates = candidates[candidates >= 0]
     usable = (state.observed_before[candidates] >= MIN_ORIGIN_OBSERVED) & np.isfinite(
         state.scale[candidates]
@@ -241,10 +241,10 @@ def training_origins(state: OriginState, before: int) -> np.ndarray:
 
 
 def training_examples(
-    state: OriginState, horizon: int, cutoff: int, closed: frozenset[int]
+    state: OriginState, horizon: int, cutoff: int, closed: frozenset[int], step: int = ORIGIN_STEP
 ) -> Examples:
     """Examples whose origin and target are both at or before ``cutoff`` (a position), on known
-    open days: what a model fitted at ``cutoff`` may learn from."""
-    rows = examples(state, training_origins(state, cutoff + 1), horizon)
+    open days: what a model fitted at ``cutoff`` may learn from (an origin every ``step`` days)."""
+    rows = examples(state, training_origins(state, cutoff + 1, step), horizon)
     keep = (rows.day <= cutoff) & np.isfinite(rows.target) & ~np.isin(rows.weekday, list(closed))
     return rows.select(keep)

@@ -44,7 +44,7 @@ MEDIAN_WEEKS = 12
 # for each of its four fits per restaurant. On Recruit's backtest windows the ensemble it belongs
 # to scored RMSLE 0.5181 / WAPE 0.3740 with it, 0.5183 / 0.3743 before.
 # The per-tenant booster learns from an origin every 8 days (the global model: every 5). Its rows
-# overlap (each origin's 28 days), and with 40% fewer of them a fit took a quarter less time. On
+# overlap (each origin's 28 days), and with 40% fewer of them a fit takes a sixth less time. On
 # 150 Recruit stores x 3 windows of 39 days its RMSLE went 0.5549 -> 0.5498 (WAPE 0.3582 ->
 # 0.3564); on 40 synthetic restaurants 0.1631 -> 0.1623. 8 is coprime with 7, so origins still
 # fall on every weekday.

@@ -50,14 +50,14 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID
 
+from bench.scratch import scratch_settings
 from flux_pipelines.db.connections import (
-    ensure_database,
     get_engine,
+    owner_url,
     plain_url,
     role_url,
     service_database,
 )
-from flux_pipelines.db.migrate import migrate
 from flux_pipelines.db.tables import staged_sales, tenants, uploads
 from flux_pipelines.defs.ingest.loader import load_upload, load_uploads
 from flux_pipelines.defs.ingest.uploads import receive_upload
@@ -200,19 +200,12 @@ def _daily_files(root: Path, count: int) -> list[Path]:
 
 
 def _bench_settings() -> FluxSettings:
-    admin = ensure_database(FluxSettings())
-    with psycopg.connect(plain_url(admin), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{DATABASE}" with (force)')
-        conn.execute(f'create database "{DATABASE}" owner flux_owner')
-    url = plain_url(admin.set(database=DATABASE))
     landing = _root() / "landing"
     # The database is new: the previous run's landed copies (gigabytes) belong to nothing now.
     shutil.rmtree(landing, ignore_errors=True)
-    os.environ["FLUX_DATABASE_URL"] = url  # for the Dagster resources and child processes
     os.environ["FLUX_LANDING_URL"] = landing.resolve().as_uri()
-    get_settings.cache_clear()
-    settings = get_settings()
-    migrate(settings)
+    settings = scratch_settings(DATABASE)
+    url = plain_url(owner_url(settings))
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("create schema bench authorization flux_owner")
         conn.execute("grant usage, create on schema bench to flux_pipeline")

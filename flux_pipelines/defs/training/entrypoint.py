@@ -124,7 +124,9 @@ def series_jobs(data: pd.DataFrame) -> list[SeriesJob]:
     return jobs
 
 
-def _outcome_entry(job: SeriesJob, outcome: Any, model_dir: Path) -> dict[str, Any]:
+def outcome_entry(job: SeriesJob, outcome: Any, model_dir: Path) -> dict[str, Any]:
+    """A series' line of the job's results (what ``demand_models`` registers); its model saved
+    under ``model_dir``."""
     entry: dict[str, Any] = {"tenant_id": job.tenant_id, "metric": job.metric}
     try:
         if isinstance(outcome, SeriesFailure):
@@ -210,7 +212,7 @@ def train_batch(
     for first in range(0, len(remaining), max(1, chunk)):
         part = remaining[first : first + max(1, chunk)]
         entries = [
-            _outcome_entry(job, outcome, model_dir)
+            outcome_entry(job, outcome, model_dir)
             for job, outcome in zip(part, train_series(part, config), strict=True)
         ]
         if checkpoints is not None:

@@ -1,0 +1,27 @@
+"""A benchmark's own database, made anew on each run (with its Dagster and MLflow databases)."""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+
+from flux_pipelines.db.connections import ensure_database, plain_url, service_database
+from flux_pipelines.db.migrate import migrate
+from flux_pipelines.settings import FluxSettings, get_settings
+
+
+def scratch_settings(database: str) -> FluxSettings:
+    """Settings for ``database``, dropped and migrated afresh; FLUX_DATABASE_URL points to it for
+    the resources and child processes that read the environment."""
+    admin = ensure_database(FluxSettings())
+    with psycopg.connect(plain_url(admin), autocommit=True) as conn:
+        for name in (database, f"{database}_dagster", f"{database}_mlflow"):
+            conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{database}" owner flux_owner')
+    os.environ["FLUX_DATABASE_URL"] = plain_url(admin.set(database=database))
+    get_settings.cache_clear()
+    settings = get_settings()
+    assert service_database(settings, "mlflow") == f"{database}_mlflow"
+    migrate(settings)
+    return settings

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pandas as pd
+import psycopg
 import sqlalchemy as sa
 from test_training_synthetic import features_frame, synthetic_series
 
+from flux_pipelines.db.connections import plain_url
+from flux_pipelines.db.migrate import ensure_service_databases
 from flux_pipelines.db.tables import model_versions
 from flux_pipelines.defs.training.entrypoint import train_batch
 from flux_pipelines.defs.training.registry import (
@@ -18,7 +24,7 @@ from flux_pipelines.defs.training.registry import (
     registered_model_name,
 )
 from flux_pipelines.defs.training.train import TrainingConfig
-from flux_pipelines.settings import FluxSettings
+from flux_pipelines.settings import FluxSettings, get_settings
 
 CONFIG = TrainingConfig(
     horizon=14, windows=2, seed=3, candidates=("seasonal_naive", "xgboost"), workers=1
@@ -77,3 +83,34 @@ def test_each_training_is_a_version_and_the_latest_is_the_one_champion(
     assert {m.key: m.value for m in logged.metrics} == run.data.metrics
     stored = {a.path for a in registry.client.list_logged_model_artifacts(logged.model_id)}
     assert "requirements.txt" in stored and not {"uv.lock", "pyproject.toml"} & stored
+
+
+def _open_registry(database_url: str, start: Any) -> None:
+    """A run starting on a new store: sets the store up as its registry opens."""
+    os.environ["FLUX_DATABASE_URL"] = database_url
+    get_settings.cache_clear()
+    start.wait()
+    ModelRegistry(get_settings())
+
+
+def test_two_runs_starting_together_both_set_up_a_new_store(
+    settings: FluxSettings, owner_url: str
+) -> None:
+    """The nightly starts two runs at once: on a new MLflow store both would create its tables."""
+    database = f"{sa.make_url(owner_url).database}_store"
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{database}_mlflow" with (force)')
+        conn.execute(f'drop database if exists "{database}" with (force)')
+        conn.execute(f'create database "{database}" owner flux_owner')
+    url = plain_url(sa.make_url(owner_url).set(database=database))
+    ensure_service_databases(settings.model_copy(update={"database_url": url}))
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)
+    runs = [context.Process(target=_open_registry, args=(url, start)) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=120)
+    assert [run.exitcode for run in runs] == [0, 0]
+    registry = ModelRegistry(settings.model_copy(update={"database_url": url}))
+    assert registry.client.get_experiment_by_name("Default") is not None  # MLflow's own, made once

@@ -68,14 +68,30 @@ def tracking_uri(settings: FluxSettings) -> str:
     return default_store_url(settings).render_as_string(hide_password=False)
 
 
+# Held while the store is set up: two nightly runs starting together on a new store both ran
+# MLflow's table migrations, and one of them failed (a duplicate type in pg_type).
+_STORE_SETUP_LOCK = 0x466C7578_4D4C
+
+
 def ensure_store(settings: FluxSettings) -> None:
-    """MLflow's tables go in a schema of their own, which the pipeline role creates and owns."""
+    """MLflow's tables go in a schema of their own, which the pipeline role creates and owns;
+    one process at a time creates the schema and MLflow's tables (an advisory lock)."""
     if settings.mlflow_tracking_uri:
         return
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
     engine = sa.create_engine(default_store_url(settings), poolclass=sa.NullPool)
     try:
-        with engine.begin() as conn:
-            conn.execute(sa.schema.CreateSchema(STORE_SCHEMA, if_not_exists=True))
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(sa.select(sa.func.pg_advisory_lock(_STORE_SETUP_LOCK)))
+            try:
+                conn.execute(sa.schema.CreateSchema(STORE_SCHEMA, if_not_exists=True))
+                SqlAlchemyStore(
+                    tracking_uri(settings), settings.mlflow_artifacts.resolve().as_uri()
+                )
+            finally:
+                conn.execute(sa.select(sa.func.pg_advisory_unlock(_STORE_SETUP_LOCK)))
     finally:
         engine.dispose()
 

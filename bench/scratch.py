@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import psycopg
 
@@ -11,10 +13,14 @@ from flux_pipelines.db.migrate import migrate
 from flux_pipelines.settings import FluxSettings, get_settings
 
 
-def scratch_settings(database: str) -> FluxSettings:
+def scratch_settings(database: str, home: Path | None = None) -> FluxSettings:
     """Settings for ``database``, dropped and migrated afresh; FLUX_DATABASE_URL points to it for
-    the resources and child processes that read the environment."""
+    the resources and child processes that read the environment. ``home``: FLUX_HOME from then on
+    (MLflow's artifacts, the landing zone), emptied first; the cluster stays where it was."""
     admin = ensure_database(FluxSettings())
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
+        os.environ["FLUX_HOME"] = str(home)
     with psycopg.connect(plain_url(admin), autocommit=True) as conn:
         for name in (database, f"{database}_dagster", f"{database}_mlflow"):
             conn.execute(f'drop database if exists "{name}" with (force)')

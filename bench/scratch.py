@@ -21,7 +21,9 @@ def scratch_settings(database: str, home: Path | None = None) -> FluxSettings:
     if home is not None:
         shutil.rmtree(home, ignore_errors=True)
         os.environ["FLUX_HOME"] = str(home)
-    with psycopg.connect(plain_url(admin), autocommit=True) as conn:
+    # The server's maintenance database: the URL may already be a scratch database's (a second
+    # call in the same process), which cannot drop itself.
+    with psycopg.connect(plain_url(admin.set(database="postgres")), autocommit=True) as conn:
         for name in (database, f"{database}_dagster", f"{database}_mlflow"):
             conn.execute(f'drop database if exists "{name}" with (force)')
         conn.execute(f'create database "{database}" owner flux_owner')

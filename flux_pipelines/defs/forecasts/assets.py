@@ -55,13 +55,17 @@ def demand_forecasts(
     horizon = settings.forecast_horizon_days
     written: dict[str, dict[str, Any]] = {}
     failed: dict[str, str] = {}
+    # Never trained (no sales yet, or its first training failed, which the training's own retry
+    # takes up): nothing to forecast from, and nothing a forecast retry could change.
+    without_model: list[str] = []
     for tenant in context.partition_keys:
         try:
             tenant_id = UUID(tenant)
             with engine.connect() as conn:
                 metric_forecasts = forecast_tenant(registry, conn, tenant_id, horizon)
             if not metric_forecasts:
-                raise LookupError("no champion model in flux.model_versions")
+                without_model.append(tenant)
+                continue
             rows = replace_forecasts(engine, tenant_id, metric_forecasts)
             written[tenant] = {
                 "rows": rows,
@@ -78,8 +82,10 @@ def demand_forecasts(
         except Exception as exc:  # noqa: BLE001 - the tenant keeps its previous forecast
             failed[tenant] = f"{type(exc).__name__}: {exc}"
             context.log.error(f"{tenant}: forecast failed: {failed[tenant]}")
-    if not written:
+    if failed and not written:
         raise dg.Failure(f"every tenant of the run failed to forecast: {failed}")
+    if without_model:
+        context.log.info(f"{len(without_model)} tenant(s) without a champion model, skipped")
     return dg.MaterializeResult(
         metadata={
             "tenants": len(context.partition_keys),
@@ -87,5 +93,6 @@ def demand_forecasts(
             "rows": sum(int(w["rows"]) for w in written.values()),
             "forecasts": dg.MetadataValue.json(written),
             "tenants_failed": dg.MetadataValue.json(failed),
+            "tenants_without_model": dg.MetadataValue.json(without_model),
         }
     )

@@ -76,9 +76,12 @@ def demand_models(
     with engine.connect() as conn:
         data = read_training_frame(conn, [UUID(t) for t in tenants])
     present = set(data["tenant_id"])
-    failed: dict[str, dict[str, str]] = {
-        t: {"*": "no rows in analytics.features_daily"} for t in tenants if t not in present
-    }
+    # A tenant with no sales yet has nothing to train on: not a failure, and not worth a retry
+    # (its first upload starts a run of its own).
+    without_data = sorted(t for t in tenants if t not in present)
+    if without_data:
+        context.log.info(f"{len(without_data)} tenant(s) without rows in features_daily, skipped")
+    failed: dict[str, dict[str, str]] = {}
     trained: dict[str, dict[str, Any]] = defaultdict(dict)
     if not data.empty:
         hyperparameters = {
@@ -107,7 +110,7 @@ def demand_models(
                 except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the batch
                     failed.setdefault(tenant, {})[metric] = f"{type(exc).__name__}: {exc}"
                     context.log.error(f"{tenant} {metric}: {failed[tenant][metric]}")
-    if not trained:
+    if failed and not trained:
         raise dg.Failure(f"every tenant of the run failed to train: {failed}")
     return dg.MaterializeResult(
         metadata={
@@ -116,5 +119,6 @@ def demand_models(
             "models": dg.MetadataValue.json(dict(trained)),
             "accuracy": dg.MetadataValue.md(accuracy_table(trained)),
             "tenants_failed": dg.MetadataValue.json(failed),
+            "tenants_without_data": dg.MetadataValue.json(without_data),
         }
     )

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from flux_api.main import create_app
 from flux_pipelines.db.tables import forecasts, model_versions, uploads
-from flux_pipelines.defs.jobs import nightly_retrain, partition_range_tags
+from flux_pipelines.defs.jobs import nightly_retrain
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 from flux_pipelines.defs.tenants import TENANTS, tenants_partitions
 from flux_pipelines.demo import RESTAURANTS, demo_sales
@@ -131,17 +131,19 @@ def test_an_upload_through_the_api_ends_in_forecasts_only_its_tenant_reads(
     assert {r["model_version"] for r in rows if r["metric"] == "sales"} == {
         c.version for c in champions if c.metric == "sales"
     }
-    # The nightly's batched run over this tenant and one with no sales yet: the forecast is
-    # replaced rather than added to, and the other tenant is skipped, not failed nor retried.
-    instance.add_dynamic_partitions(TENANTS, [str(other)])
-    nightly = defs.resolve_job_def("retrain_and_forecast")
-    tags = partition_range_tags(str(tenant), str(other))
-    assert nightly.execute_in_process(instance=instance, tags=tags).success
+    # A second run replaces the forecast rather than adding to it.
+    assert job.execute_in_process(instance=instance, partition_key=str(tenant)).success
     with pipeline_engine.connect() as conn:
         again = conn.execute(
             sa.select(sa.func.count()).select_from(forecasts).where(forecasts.c.tenant_id == tenant)
         )
         assert again.scalar_one() == len(rows)
+
+    # The nightly's run of a tenant with no sales yet succeeds; the tenant is skipped, not failed,
+    # and no retry sensor asks for it again.
+    instance.add_dynamic_partitions(TENANTS, [str(other)])
+    nightly = defs.resolve_job_def("retrain_and_forecast")
+    assert nightly.execute_in_process(instance=instance, partition_key=str(other)).success
     for asset, skipped in (
         ("demand_models", "without_data"),
         ("demand_forecasts", "without_model"),
@@ -155,7 +157,8 @@ def test_an_upload_through_the_api_ends_in_forecasts_only_its_tenant_reads(
         assert metadata["tenants_failed"].value == {}
     for sensor in ("retry_failed_training", "retry_failed_forecasts"):
         with dg.build_sensor_context(instance=instance) as context:
-            assert not defs.resolve_sensor_def(sensor)(context).run_requests
+            requests = defs.resolve_sensor_def(sensor)(context).run_requests or []
+        assert str(other) not in {r.partition_key for r in requests}
 
 
 def test_sensor_turns_a_landed_file_into_one_run_per_tenant(

@@ -49,6 +49,9 @@ def test_weekday_statistics_are_those_of_the_weekdays_latest_days(
                 "weekday_mean_12": np.nanmean(last12) if np.isfinite(last12).any() else np.nan,
                 "weekday_median_12": np.nanmedian(last12) if np.isfinite(last12).any() else np.nan,
                 "weekday_median_52": np.nanmedian(last52) if np.isfinite(last52).any() else np.nan,
+                "weekday_log_mean_12": np.nanmean(np.log1p(last12))
+                if np.isfinite(last12).any()
+                else np.nan,
                 "weekday_log_std_12": np.nanstd(np.log1p(last12), ddof=1)
                 if np.isfinite(last12).sum() >= 2
                 else np.nan,

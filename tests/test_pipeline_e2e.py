@@ -131,6 +131,20 @@ def test_an_upload_through_the_api_ends_in_forecasts_only_its_tenant_reads(
     assert {r["model_version"] for r in rows if r["metric"] == "sales"} == {
         c.version for c in champions if c.metric == "sales"
     }
+    # The Dagster UI shows each tenant's backtest accuracy on its own partition.
+    [record] = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey("demand_models"), asset_partitions=[str(tenant)]
+        ),
+        limit=1,
+    ).records
+    shown = record.asset_materialization.metadata
+    for champion in champions:
+        assert shown[f"{champion.metric}/champion"].value == (
+            f"{champion.model_kind} v{champion.version}"
+        )
+        assert shown[f"{champion.metric}/wape"].value == pytest.approx(champion.wape, abs=1e-4)
+        assert 0 <= shown[f"{champion.metric}/coverage_p10_p90"].value <= 1
     # A second run replaces the forecast rather than adding to it.
     assert job.execute_in_process(instance=instance, partition_key=str(tenant)).success
     with pipeline_engine.connect() as conn:

@@ -65,7 +65,10 @@ def test_definitions_load_with_the_whole_graph(defs: dg.Definitions) -> None:
     assert dg.AssetKey("demand_models") in graph.get(dg.AssetKey("features_daily")).child_keys
     assert defs.resolve_schedule_def("nightly_retrain").cron_schedule == "0 2 * * *"
     assert defs.resolve_sensor_def("landing_zone_sensor") is not None
-    assert defs.resolve_job_def("ingest_to_forecast") is not None
+    # A launched run executes its chain of steps in its own process: no process start (and
+    # import of the code location) per step.
+    for name in ("ingest_to_forecast", "retrain_and_forecast"):
+        assert defs.resolve_job_def(name).executor_def is dg.in_process_executor
 
 
 def test_nightly_schedule_batches_every_tenant(instance: dg.DagsterInstance) -> None:

@@ -15,7 +15,8 @@ from flux_pipelines.defs.training import definitions as training
 
 # A run of BATCH tenants records a materialization per tenant partition of each asset. Dagster
 # writes a step's partitions in one statement when its event batching is on (it is off unless
-# this is set); one by one, the nightly's events cost about 50 ms of the run per tenant.
+# this is set). One by one, demand_forecasts alone took 20.9 s for 100 tenants, 17.7 s batched
+# (medians of 3 alternating runs).
 os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", str(BATCH))
 
 defs = dg.Definitions.merge(

@@ -13,20 +13,33 @@ the first batch's models are then registered as ``demand_models`` registers them
 nightly as configured: two runs at a time (dagster.yaml), each training a batch and registering
 its models. Peak memory of the process tree is sampled from /proc.
 
-Environment: ``FLUX_BENCH_PARTS`` (``accuracy,synthetic,nightly``; default all three),
-``FLUX_BENCH_SYNTHETIC`` (restaurants to time in the last two; default 1000, extrapolated to
-10,000), ``FLUX_BENCH_WINDOWS`` (their backtest windows; default 3, as
+The parts above time the training code and the registry on their own. The ``dagster`` part runs
+the real thing on a sample: synthetic restaurants uploaded as CSV files and loaded through every
+asset of ``ingest_to_forecast`` (staged_sales, the dbt models, demand_models, demand_forecasts) as
+``flux run`` runs it; then the nightly job ``retrain_and_forecast`` as the daemon launches it, a
+process per run of 100 tenants (``dagster job execute``), two at a time. What the nightly costs
+beyond training and registration (starting runs, Dagster's events, loading each champion from
+MLflow, writing the forecasts) is its figure less theirs.
+
+Environment: ``FLUX_BENCH_PARTS`` (``accuracy,synthetic,nightly,dagster``; default all four),
+``FLUX_BENCH_SYNTHETIC`` (restaurants to time in ``synthetic`` and ``nightly``; default 1000,
+extrapolated to 10,000), ``FLUX_BENCH_DAGSTER`` (restaurants in the ``dagster`` part; default
+200), ``FLUX_BENCH_WINDOWS`` (their backtest windows; default 3, as
 ``settings.backtest_windows``).
 """
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import multiprocessing
 import os
 import queue
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -44,13 +57,20 @@ import yaml
 
 from bench.scratch import scratch_settings
 from flux_pipelines.db.connections import get_engine
-from flux_pipelines.db.tables import model_versions, tenants
+from flux_pipelines.db.tables import forecasts, model_versions, tenants
+from flux_pipelines.defs.ingest.uploads import receive_upload
+from flux_pipelines.defs.jobs import batches as job_batches
+from flux_pipelines.defs.jobs import partition_range_tags
+from flux_pipelines.defs.tenants import TENANTS
 from flux_pipelines.defs.training.batch import SeriesFailure, train_series
 from flux_pipelines.defs.training.entrypoint import outcome_entry
 from flux_pipelines.defs.training.metrics import coverage, rmsle, wape
 from flux_pipelines.defs.training.model import DemandModel
 from flux_pipelines.defs.training.registry import ModelRegistry
 from flux_pipelines.defs.training.train import SeriesJob, TrainingConfig
+from flux_pipelines.instance import dagster_environment, dagster_instance
+from flux_pipelines.landing import landing_zone
+from flux_pipelines.runner import run_graph
 from flux_pipelines.settings import PROJECT_ROOT, FluxSettings, get_settings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -567,6 +587,9 @@ def _nightly_run(count: int, windows: int, ids: list[str], batches: Any, progres
         progress.put(len(batch))
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # /proc/stat's unit
+
+
 def _machine_busy() -> tuple[float, float]:
     """The machine's busy and total CPU time so far, over every core (from /proc/stat)."""
     fields = [float(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
@@ -627,13 +650,109 @@ def nightly() -> None:
     )
 
 
+def upload_restaurants(settings: FluxSettings, jobs: list[SeriesJob]) -> list[str]:
+    """Each synthetic restaurant a tenant with its history uploaded as a CSV file (date, sales)."""
+    zone = landing_zone(settings)
+    with get_engine("pipeline", settings).begin() as conn:
+        ids = list(
+            conn.execute(
+                sa.insert(tenants).returning(tenants.c.tenant_id),
+                [{"name": job.tenant_id, "country": job.country} for job in jobs],
+            ).scalars()
+        )
+        for tenant_id, job in zip(ids, jobs, strict=True):
+            frame = job.history.rename(columns={"value": "sales"})
+            frame = frame.assign(date=frame["date"].dt.date)
+            csv = frame.to_csv(index=False, lineterminator="\n").encode()
+            receive_upload(conn, zone, tenant_id, f"{job.tenant_id}.csv", io.BytesIO(csv))
+    return [str(t) for t in ids]
+
+
+def _report(label: str, count: int, seconds: float, used: float) -> None:
+    cores = os.cpu_count() or 1
+    print(
+        f"  {label}: {seconds:.0f} s for {count} restaurants ({seconds / count:.3f} s each), "
+        f"{used:.0f} CPU-s ({used / count:.3f} each; 10,000 on {cores} cores: "
+        f"{used / count * 10_000 / cores / 60:.1f} min of CPU)",
+        flush=True,
+    )
+
+
+def first_night(settings: FluxSettings, count: int) -> int:
+    """``ingest_to_forecast`` over every tenant, as ``flux run`` runs it; returns failed runs."""
+    started, busy = time.perf_counter(), _machine_busy()[0]
+    results = run_graph(
+        settings,
+        on_batch=lambda i, n, a, b: print(f"  ingest_to_forecast: run {i}/{n}", flush=True),
+    )
+    used = (_machine_busy()[0] - busy) / _CLOCK_TICKS
+    _report("ingest_to_forecast", count, time.perf_counter() - started, used)
+    return sum(not r.success for r in results)
+
+
+def launched_nightly(settings: FluxSettings, count: int) -> tuple[float, float, int]:
+    """``retrain_and_forecast`` over every tenant as the daemon launches it: a process per run
+    (``dagster job execute``, the job's own executor), ``NIGHTLY_RUNS`` at a time, a batch of
+    ``BATCH`` tenants each. Returns wall seconds, the machine's busy CPU-seconds and failed runs."""
+    keys = list(dagster_instance(settings).get_dynamic_partitions(TENANTS))
+    env = {**os.environ, **dagster_environment(settings)}
+    command = [str(Path(sys.executable).with_name("dagster")), "job", "execute"]
+    command += ["-m", "flux_pipelines.definitions", "-j", "retrain_and_forecast", "--tags"]
+    pending = [partition_range_tags(first, last) for first, last in job_batches(keys)]
+    running: list[subprocess.Popen[bytes]] = []
+    failed = 0
+    started, busy = time.perf_counter(), _machine_busy()[0]
+    while pending or running:
+        while pending and len(running) < NIGHTLY_RUNS:
+            tags = json.dumps(pending.pop(0))
+            running.append(
+                subprocess.Popen(
+                    [*command, tags], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+            )
+        time.sleep(1)
+        for run in [r for r in running if r.poll() is not None]:
+            running.remove(run)
+            failed += run.returncode != 0
+    seconds, used = time.perf_counter() - started, (_machine_busy()[0] - busy) / _CLOCK_TICKS
+    _report(f"retrain_and_forecast, {NIGHTLY_RUNS} launched runs at a time", count, seconds, used)
+    return seconds, used, failed
+
+
+def dagster_runs() -> None:
+    """The real runs on a sample: upload, ``ingest_to_forecast`` (the first night), then the
+    nightly ``retrain_and_forecast`` as the daemon launches it."""
+    count = int(os.environ.get("FLUX_BENCH_DAGSTER", "200"))
+    settings = bench_database()
+    jobs = synthetic_restaurants(count)
+    ids = upload_restaurants(settings, jobs)
+    print(f"dagster: {len(ids)} restaurants uploaded as CSV, {BATCH} tenants a run", flush=True)
+    with PeakMemory() as memory:
+        first_failed = first_night(settings, count)
+        seconds, used, failed = launched_nightly(settings, count)
+    with get_engine("pipeline", settings).connect() as conn:
+        forecast_tenants = conn.execute(
+            sa.select(sa.func.count(sa.distinct(forecasts.c.tenant_id)))
+        ).scalar()
+    per_10k = seconds / count * 10_000
+    print(
+        f"dagster {count}: the nightly {seconds:.0f} s, {used:.0f} CPU-s, "
+        f"{failed + first_failed} failed runs, {forecast_tenants} tenants with forecasts, peak "
+        f"memory {memory.gib:.2f} GiB; 10,000 "
+        f"restaurants: {per_10k / 60:.1f} min (extrapolated linearly; goal <= "
+        f"{GOAL_10K_SECONDS / 60:.0f} min: {'met' if per_10k <= GOAL_10K_SECONDS else 'NOT met'})"
+    )
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="  %(message)s")
     logging.getLogger("flux.training").setLevel(logging.INFO)  # the batch's phase timings
-    parts = os.environ.get("FLUX_BENCH_PARTS", "accuracy,synthetic,nightly").split(",")
+    parts = os.environ.get("FLUX_BENCH_PARTS", "accuracy,synthetic,nightly,dagster").split(",")
     if "accuracy" in parts:
         accuracy()
     if "synthetic" in parts:
         synthetic()
     if "nightly" in parts:
         nightly()
+    if "dagster" in parts:
+        dagster_runs()

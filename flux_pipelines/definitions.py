@@ -8,7 +8,14 @@ from flux_pipelines.defs.features import definitions as features
 from flux_pipelines.defs.forecasts import definitions as forecasts
 from flux_pipelines.defs.ingest import definitions as ingest
 from flux_pipelines.defs.ingest.sensors import build_landing_sensor
-from flux_pipelines.defs.jobs import BATCH, ingest_to_forecast_job, nightly_retrain, retrain_job
+from flux_pipelines.defs.jobs import (
+    BATCH,
+    daily_model_health,
+    ingest_to_forecast_job,
+    model_health_job,
+    nightly_retrain,
+    retrain_job,
+)
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 from flux_pipelines.defs.retries import build_retry_sensor
 from flux_pipelines.defs.training import definitions as training
@@ -25,7 +32,7 @@ defs = dg.Definitions.merge(
     training.defs,
     forecasts.defs,
     dg.Definitions(
-        jobs=[ingest_to_forecast_job, retrain_job],
+        jobs=[ingest_to_forecast_job, retrain_job, model_health_job],
         sensors=[
             build_landing_sensor(ingest_to_forecast_job),
             build_retry_sensor(
@@ -36,7 +43,7 @@ defs = dg.Definitions.merge(
                 "retry_failed_forecasts", dg.AssetKey("demand_forecasts"), retrain_job
             ),
         ],
-        schedules=[nightly_retrain],
+        schedules=[nightly_retrain, daily_model_health],
         resources={
             "database": FluxDatabase(),
             "landing": LandingZoneResource(),

@@ -70,6 +70,16 @@ def test_definitions_load_with_the_whole_graph(defs: dg.Definitions) -> None:
     for name in ("ingest_to_forecast", "retrain_and_forecast"):
         assert defs.resolve_job_def(name).executor_def is dg.in_process_executor
 
+    # The checks over every tenant run once a day, after the nightly, not in each batched run.
+    def checks(job: str) -> set[str]:
+        graph = defs.resolve_job_def(job).asset_layer.asset_graph
+        return {key.name for key in graph.asset_check_keys}
+
+    health = {"champions_current", "forecasts_current"}
+    assert checks("model_health") == health
+    assert not health & (checks("ingest_to_forecast") | checks("retrain_and_forecast"))
+    assert defs.resolve_schedule_def("daily_model_health").cron_schedule == "0 6 * * *"
+
 
 def test_nightly_schedule_batches_every_tenant(instance: dg.DagsterInstance) -> None:
     keys = [f"{i:08d}-0000-0000-0000-000000000000" for i in range(250)]

@@ -22,10 +22,16 @@ BATCH = 100
 # training itself runs in a process of its own, with a worker per core.
 EXECUTOR = dg.in_process_executor
 
+# Checks over every tenant, once a day (``model_health``), not in each of the runs that feed them.
+HEALTH_CHECKS = dg.AssetSelection.checks(
+    dg.AssetCheckKey(dg.AssetKey("demand_models"), "champions_current"),
+    dg.AssetCheckKey(dg.AssetKey("demand_forecasts"), "forecasts_current"),
+)
+
 # Uploads to forecasts: load, rebuild the dbt models, retrain and re-forecast the tenants.
 ingest_to_forecast_job = dg.define_asset_job(
     "ingest_to_forecast",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - HEALTH_CHECKS,
     description="An upload's whole path: staged_sales → dbt models → demand_models → demand_forecasts.",
     executor_def=EXECUTOR,
 )
@@ -33,7 +39,7 @@ ingest_to_forecast_job = dg.define_asset_job(
 # Nightly: the features are already current (they are rebuilt when data arrives); retrain and re-forecast.
 retrain_job = dg.define_asset_job(
     "retrain_and_forecast",
-    selection=dg.AssetSelection.assets("demand_models", "demand_forecasts"),
+    selection=dg.AssetSelection.assets("demand_models", "demand_forecasts") - HEALTH_CHECKS,
     description="Retrains every tenant's models and replaces its forecasts.",
     executor_def=EXECUTOR,
 )
@@ -65,3 +71,22 @@ def nightly_retrain(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest
         )
         for i, (first, last) in enumerate(batches(keys))
     ]
+
+
+model_health_job = dg.define_asset_job(
+    "model_health",
+    selection=HEALTH_CHECKS,
+    description="Which tenants' champions and forecasts the nightly has left more than 36 hours old.",
+    executor_def=EXECUTOR,
+)
+
+
+@dg.schedule(
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    job=model_health_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="06:00 UTC, after the nightly: flags the tenants whose models or forecasts are overdue.",
+)
+def daily_model_health(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    return dg.RunRequest(run_key=f"model-health-{context.scheduled_execution_time:%Y-%m-%d}")

@@ -1,8 +1,9 @@
 import dagster as dg
 
 from flux_pipelines.defs.forecasts.assets import demand_forecasts
+from flux_pipelines.defs.forecasts.checks import forecasts_current
 
-defs = dg.Definitions(assets=[demand_forecasts])
+defs = dg.Definitions(assets=[demand_forecasts], asset_checks=[forecasts_current])
 
 
 def resources() -> dict[str, dg.ConfigurableResource]:

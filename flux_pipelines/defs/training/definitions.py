@@ -2,8 +2,9 @@ import dagster as dg
 
 from flux_pipelines.defs.training.assets import demand_models
 from flux_pipelines.defs.training.backends import TrainingBackendResource
+from flux_pipelines.defs.training.checks import champions_current
 
-defs = dg.Definitions(assets=[demand_models])
+defs = dg.Definitions(assets=[demand_models], asset_checks=[champions_current])
 
 
 def resources() -> dict[str, dg.ConfigurableResource]:

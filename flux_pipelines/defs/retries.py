@@ -6,7 +6,8 @@ and forecast). These sensors read that metadata from new materializations and re
 each failed tenant again, up to ``MAX_ATTEMPTS`` runs in all, spaced by the sensor's interval.
 The run key names the failed run and the tenant, so a tenant is retried once per failure however
 often the sensor sees it. A run that fails as a whole is retried by Dagster's run retries
-(``run_retries`` in dagster.yaml).
+(``run_retries`` in dagster.yaml). A tenant given up on keeps its old champion and forecasts, which
+the daily checks (``champions_current``, ``forecasts_current``) report.
 """
 
 from __future__ import annotations

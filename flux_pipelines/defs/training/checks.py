@@ -9,7 +9,6 @@ on check results.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -24,10 +23,39 @@ STALE_AFTER = dt.timedelta(hours=36)
 SHOWN = 20
 
 
-def overdue_result(
-    rows: Sequence[sa.Row[Any]], overdue: list[sa.Row[Any]], column: str
+def series_times(
+    table: sa.Table, column: sa.Column[Any], aggregate: Any, label: str
+) -> sa.Subquery:
+    """``aggregate(column)`` per tenant-metric of ``table``, as ``label``."""
+    return (
+        sa.select(table.c.tenant_id, table.c.metric, aggregate(column).label(label))
+        .group_by(table.c.tenant_id, table.c.metric)
+        .subquery()
+    )
+
+
+def overdue_series(
+    database: FluxDatabase,
+    watched: sa.Subquery,
+    last: sa.FromClause,
+    label: str,
+    also: sa.ColumnElement[bool] | None = None,
 ) -> dg.AssetCheckResult:
-    """WARN listing the first ``SHOWN`` overdue tenant-metrics, with when ``column`` last happened."""
+    """WARN with the tenant-metrics ``watched`` since before the cutoff (its ``since`` column)
+    whose ``last.<label>`` (joined by tenant and metric, and ``also``) is missing or before it."""
+    cutoff = dt.datetime.now(dt.UTC) - STALE_AFTER
+    when = last.c[label]
+    joined = (last.c.tenant_id == watched.c.tenant_id) & (last.c.metric == watched.c.metric)
+    query = (
+        sa.select(watched.c.tenant_id, tenants.c.name, watched.c.metric, when.label("when"))
+        .join(tenants, tenants.c.tenant_id == watched.c.tenant_id)
+        .outerjoin(last, joined if also is None else joined & also)
+        .where(watched.c.since < cutoff)
+        .order_by(when.asc().nulls_first())
+    )
+    with database.engine().connect() as conn:
+        rows = conn.execute(query).all()
+    overdue = [r for r in rows if r.when is None or r.when < cutoff]
     return dg.AssetCheckResult(
         passed=not overdue,
         severity=dg.AssetCheckSeverity.WARN,
@@ -40,7 +68,7 @@ def overdue_result(
                         "tenant": str(r.tenant_id),
                         "name": r.name,
                         "metric": r.metric,
-                        column: getattr(r, column).isoformat() if getattr(r, column) else None,
+                        label: r.when.isoformat() if r.when else None,
                     }
                     for r in overdue[:SHOWN]
                 ]
@@ -55,30 +83,11 @@ def overdue_result(
     "trained within the last 36 hours.",
 )
 def champions_current(database: FluxDatabase) -> dg.AssetCheckResult:
-    cutoff = dt.datetime.now(dt.UTC) - STALE_AFTER
-    series = (
-        sa.select(
-            staged_sales.c.tenant_id,
-            staged_sales.c.metric,
-            sa.func.min(staged_sales.c.loaded_at).label("first_loaded"),
-        )
-        .group_by(staged_sales.c.tenant_id, staged_sales.c.metric)
-        .subquery()
-    )
     champion = model_versions.alias("champion")
-    query = (
-        sa.select(series.c.tenant_id, tenants.c.name, series.c.metric, champion.c.trained_at)
-        .join(tenants, tenants.c.tenant_id == series.c.tenant_id)
-        .outerjoin(
-            champion,
-            (champion.c.tenant_id == series.c.tenant_id)
-            & (champion.c.metric == series.c.metric)
-            & champion.c.is_champion,
-        )
-        .where(series.c.first_loaded < cutoff)
-        .order_by(champion.c.trained_at.asc().nulls_first())
+    return overdue_series(
+        database,
+        series_times(staged_sales, staged_sales.c.loaded_at, sa.func.min, "since"),
+        champion,
+        "trained_at",
+        also=champion.c.is_champion,
     )
-    with database.engine().connect() as conn:
-        rows = conn.execute(query).all()
-    overdue = [r for r in rows if r.trained_at is None or r.trained_at < cutoff]
-    return overdue_result(rows, overdue, "trained_at")

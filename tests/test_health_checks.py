@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import model_versions, staged_sales
+from flux_pipelines.db.tables import model_versions, uploads
 from flux_pipelines.defs.forecasts.checks import forecasts_current
 from flux_pipelines.defs.forecasts.writer import MetricForecast, replace_forecasts
 from flux_pipelines.defs.ingest.loader import load_upload
@@ -29,7 +29,7 @@ def _overdue(result: dg.AssetCheckResult) -> set[tuple[str, str]]:
 
 
 def _load_sales(settings: FluxSettings, engine: sa.Engine, tenant: UUID, *, aged: bool) -> None:
-    """Two days of sales, loaded now or (``aged``) two days ago."""
+    """Two days of sales, uploaded now or (``aged``) two days ago and loaded now."""
     zone = landing_zone(settings)
     body = io.BytesIO(b"date,sales\n2025-05-01,5\n2025-05-02,6\n")
     with engine.begin() as conn:
@@ -39,9 +39,7 @@ def _load_sales(settings: FluxSettings, engine: sa.Engine, tenant: UUID, *, aged
         return
     with engine.begin() as conn:
         conn.execute(
-            sa.update(staged_sales)
-            .where(staged_sales.c.tenant_id == tenant)
-            .values(loaded_at=TWO_DAYS_AGO)
+            sa.update(uploads).where(uploads.c.tenant_id == tenant).values(received_at=TWO_DAYS_AGO)
         )
 
 

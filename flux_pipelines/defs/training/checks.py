@@ -1,9 +1,9 @@
 """Asset checks on the models: the tenants the nightly has been leaving behind.
 
 A tenant that keeps failing keeps its previous champion and forecast; after ``MAX_ATTEMPTS`` the
-retry sensors give up on it. This check (and ``forecasts_current`` on the forecasts) is where it shows, run once a
-day after the nightly by ``model_health`` (``jobs.py``): a WARN in the UI, and in any alert policy
-on check results.
+retry sensors give up on it. This check (and ``forecasts_current`` on the forecasts) is where it
+shows, run once a day after the nightly by ``model_health`` (``jobs.py``): a WARN in the UI, and
+in any alert policy on check results.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import model_versions, staged_sales, tenants
+from flux_pipelines.db.tables import model_versions, staged_sales, tenants, uploads
 from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.training.assets import demand_models
 
@@ -79,14 +79,27 @@ def overdue_series(
 
 @dg.asset_check(
     asset=demand_models,
-    description="Every tenant-metric with sales loaded more than 36 hours ago has a champion "
-    "trained within the last 36 hours.",
+    description="Every tenant-metric with sales, of a tenant whose first upload is more than 36 "
+    "hours old, has a champion trained within the last 36 hours.",
 )
 def champions_current(database: FluxDatabase) -> dg.AssetCheckResult:
+    # Since the tenant's first upload: staged rows are reloaded by every upload that corrects them,
+    # so their own load times say nothing of how long the tenant has had data.
+    first_upload = (
+        sa.select(uploads.c.tenant_id, sa.func.min(uploads.c.received_at).label("since"))
+        .group_by(uploads.c.tenant_id)
+        .subquery()
+    )
+    metrics = sa.select(staged_sales.c.tenant_id, staged_sales.c.metric).distinct().subquery()
+    watched = (
+        sa.select(metrics.c.tenant_id, metrics.c.metric, first_upload.c.since)
+        .join(first_upload, first_upload.c.tenant_id == metrics.c.tenant_id)
+        .subquery()
+    )
     champion = model_versions.alias("champion")
     return overdue_series(
         database,
-        series_times(staged_sales, staged_sales.c.loaded_at, sa.func.min, "since"),
+        watched,
         champion,
         "trained_at",
         also=champion.c.is_champion,

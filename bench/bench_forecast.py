@@ -57,7 +57,7 @@ import yaml
 
 from bench.scratch import scratch_settings
 from flux_pipelines.db.connections import get_engine
-from flux_pipelines.db.tables import forecasts, model_versions, tenants
+from flux_pipelines.db.tables import model_versions, tenants
 from flux_pipelines.defs.ingest.uploads import receive_upload
 from flux_pipelines.defs.jobs import batches as job_batches
 from flux_pipelines.defs.jobs import partition_range_tags
@@ -81,6 +81,7 @@ BATCH = 100  # tenants per nightly run (max_partitions_per_run)
 GOAL_829_SECONDS = 300
 GOAL_10K_SECONDS = 1800
 DATABASE = "flux_bench_forecast"
+RUN_LOGS = OUT / "dagster-runs"  # the launched nightly runs' output
 # The nightly's runs at a time: the instance's run coordinator (dagster.yaml).
 NIGHTLY_RUNS = int(
     yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())["run_coordinator"]["config"][
@@ -698,18 +699,18 @@ def launched_nightly(settings: FluxSettings, count: int) -> tuple[float, float, 
     env = {**os.environ, **dagster_environment(settings)}
     command = [str(Path(sys.executable).with_name("dagster")), "job", "execute"]
     command += ["-m", "flux_pipelines.definitions", "-j", "retrain_and_forecast", "--tags"]
-    pending = [partition_range_tags(first, last) for first, last in job_batches(keys)]
+    pending = list(enumerate(partition_range_tags(a, b) for a, b in job_batches(keys)))
     running: list[subprocess.Popen[bytes]] = []
     failed = 0
     started, busy = time.perf_counter(), _machine_busy()[0]
+    RUN_LOGS.mkdir(parents=True, exist_ok=True)
     while pending or running:
         while pending and len(running) < NIGHTLY_RUNS:
-            tags = json.dumps(pending.pop(0))
-            running.append(
-                subprocess.Popen(
-                    [*command, tags], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            index, tags = pending.pop(0)
+            with (RUN_LOGS / f"run-{index}.log").open("wb") as log:
+                running.append(
+                    subprocess.Popen([*command, json.dumps(tags)], env=env, stdout=log, stderr=log)
                 )
-            )
         time.sleep(1)
         for run in [r for r in running if r.poll() is not None]:
             running.remove(run)
@@ -731,13 +732,17 @@ def dagster_runs() -> None:
         first_failed = first_night(settings, count)
         seconds, used, failed = launched_nightly(settings, count)
     with get_engine("pipeline", settings).connect() as conn:
-        forecast_tenants = conn.execute(
-            sa.select(sa.func.count(sa.distinct(forecasts.c.tenant_id)))
+        # Version 1 came from the first night; the nightly made version 2 the champion.
+        retrained = conn.execute(
+            sa.select(sa.func.count(sa.distinct(model_versions.c.tenant_id))).where(
+                model_versions.c.is_champion, model_versions.c.version == 2
+            )
         ).scalar()
     per_10k = seconds / count * 10_000
     print(
         f"dagster {count}: the nightly {seconds:.0f} s, {used:.0f} CPU-s, "
-        f"{failed + first_failed} failed runs, {forecast_tenants} tenants with forecasts, peak "
+        f"{failed + first_failed} failed runs, {retrained} tenants retrained "
+        f"(logs: {RUN_LOGS}), peak "
         f"memory {memory.gib:.2f} GiB; 10,000 "
         f"restaurants: {per_10k / 60:.1f} min (extrapolated linearly; goal <= "
         f"{GOAL_10K_SECONDS / 60:.0f} min: {'met' if per_10k <= GOAL_10K_SECONDS else 'NOT met'})"

@@ -29,3 +29,13 @@ def dagster_environment(settings: FluxSettings) -> dict[str, str]:
 def dagster_instance(settings: FluxSettings) -> dg.DagsterInstance:
     os.environ.update(dagster_environment(settings))
     return dg.DagsterInstance.get()
+
+
+def batch_partition_events(size: int) -> None:
+    """Dagster writes the materializations of a step's partitions ``size`` to a statement.
+
+    Its event batching is off unless ``DAGSTER_EVENT_BATCH_SIZE`` is set. One by one,
+    demand_forecasts alone took 20.9 s for 100 tenants, 17.7 s batched (medians of 3 alternating
+    runs). Set in the process that runs the steps, before they run; one already set is kept.
+    """
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", str(size))

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 import sqlalchemy as sa
 
 from flux_pipelines.db.tables import forecasts, model_versions
 from flux_pipelines.defs.forecasts.assets import demand_forecasts
 from flux_pipelines.defs.resources import FluxDatabase
-from flux_pipelines.defs.training.checks import overdue_series, series_times
+from flux_pipelines.defs.training.checks import overdue_series
+
+
+def _series_times(
+    table: sa.Table, column: sa.Column[Any], aggregate: Any, label: str
+) -> sa.Subquery:
+    """``aggregate(column)`` per tenant-metric of ``table``, as ``label``."""
+    return (
+        sa.select(table.c.tenant_id, table.c.metric, aggregate(column).label(label))
+        .group_by(table.c.tenant_id, table.c.metric)
+        .subquery()
+    )
 
 
 @dg.asset_check(
@@ -19,7 +32,7 @@ from flux_pipelines.defs.training.checks import overdue_series, series_times
 def forecasts_current(database: FluxDatabase) -> dg.AssetCheckResult:
     return overdue_series(
         database,
-        series_times(model_versions, model_versions.c.trained_at, sa.func.min, "since"),
-        series_times(forecasts, forecasts.c.created_at, sa.func.max, "written_at"),
+        _series_times(model_versions, model_versions.c.trained_at, sa.func.min, "since"),
+        _series_times(forecasts, forecasts.c.created_at, sa.func.max, "written_at"),
         "written_at",
     )

@@ -9,7 +9,6 @@ in any alert policy on check results.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
@@ -21,17 +20,6 @@ from flux_pipelines.defs.training.assets import demand_models
 # The nightly retrains every 24 hours: one night missed, and the rest of a day to notice.
 STALE_AFTER = dt.timedelta(hours=36)
 SHOWN = 20
-
-
-def series_times(
-    table: sa.Table, column: sa.Column[Any], aggregate: Any, label: str
-) -> sa.Subquery:
-    """``aggregate(column)`` per tenant-metric of ``table``, as ``label``."""
-    return (
-        sa.select(table.c.tenant_id, table.c.metric, aggregate(column).label(label))
-        .group_by(table.c.tenant_id, table.c.metric)
-        .subquery()
-    )
 
 
 def overdue_series(

@@ -1,6 +1,11 @@
 -- One row per tenant, metric and day, from the series' first to its last day with data. A day
 -- without data is a row with a NULL value (unknown, never zero) and is_observed false, so that
 -- lags and rolling windows downstream can count days by rows.
+--
+-- Each observed day is followed by the missing days up to the next observed one: one pass in the
+-- staging key's order. Joining every calendar day back to the sales instead made PostgreSQL merge
+-- on (tenant, metric) alone and filter the dates afterwards: days x days comparisons per series,
+-- 12 s for 100 two-year series where this takes half a second.
 
 with
 
@@ -10,49 +15,34 @@ sales as (
 
 ),
 
-series_bounds as (
+observed as (
 
     select
         tenant_id,
         metric,
-        min(date) as first_date,
-        max(date) as last_date
+        date,
+        value,
+        lead(date) over (partition by tenant_id, metric order by date) as next_date
 
     from sales
-    group by tenant_id, metric
-
-),
-
-every_day as (
-
-    select
-        series_bounds.tenant_id,
-        series_bounds.metric,
-        day::date as date
-
-    from series_bounds
-    cross join lateral generate_series(
-        series_bounds.first_date::timestamp,
-        series_bounds.last_date::timestamp,
-        interval '1 day'
-    ) as day
 
 ),
 
 filled as (
 
     select
-        every_day.tenant_id,
-        every_day.metric,
-        every_day.date,
-        sales.value,
-        sales.date is not null as is_observed
+        observed.tenant_id,
+        observed.metric,
+        day::date as date,
+        case when day::date = observed.date then observed.value end as value,
+        day::date = observed.date as is_observed
 
-    from every_day
-    left join sales
-        on sales.tenant_id = every_day.tenant_id
-        and sales.metric = every_day.metric
-        and sales.date = every_day.date
+    from observed
+    cross join lateral generate_series(
+        observed.date::timestamp,
+        coalesce(observed.next_date - 1, observed.date)::timestamp,
+        interval '1 day'
+    ) as day
 
 )
 

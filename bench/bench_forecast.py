@@ -60,8 +60,7 @@ from flux_pipelines.db.connections import get_engine
 from flux_pipelines.db.tables import model_versions, tenants
 from flux_pipelines.defs.ingest.uploads import receive_upload
 from flux_pipelines.defs.jobs import batches as job_batches
-from flux_pipelines.defs.jobs import partition_range_tags
-from flux_pipelines.defs.tenants import TENANTS
+from flux_pipelines.defs.tenants import TENANTS, partition_range_tags
 from flux_pipelines.defs.training.batch import SeriesFailure, train_series
 from flux_pipelines.defs.training.entrypoint import outcome_entry
 from flux_pipelines.defs.training.metrics import coverage, rmsle, wape

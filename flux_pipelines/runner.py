@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from flux_pipelines.db.connections import get_engine
 from flux_pipelines.db.tables import uploads
-from flux_pipelines.defs.jobs import batches, partition_range_tags
-from flux_pipelines.defs.tenants import TENANTS
+from flux_pipelines.defs.jobs import batches
+from flux_pipelines.defs.tenants import TENANTS, partition_range_tags
 from flux_pipelines.instance import dagster_instance
 from flux_pipelines.settings import FluxSettings
 

@@ -20,6 +20,7 @@ from flux_pipelines.defs.features.definitions import resources as features_resou
 from flux_pipelines.defs.features.holidays import public_holidays
 from flux_pipelines.defs.features.project import flux_dbt_project
 from flux_pipelines.defs.resources import FluxDatabase
+from flux_pipelines.defs.tenants import TENANTS, partition_range_tags
 from flux_pipelines.settings import FluxSettings
 
 FIRST_DAY = dt.date(2024, 11, 1)
@@ -196,6 +197,7 @@ def test_dbt_build_ran_the_unit_tests(built: Built) -> None:
     }
     assert unit_tests == {
         "int_sales_daily_filled_makes_missing_days_explicit": "pass",
+        "int_sales_daily_filled_rebuilds_only_the_scoped_tenants": "pass",
         "features_daily_lags_and_rolling_means": "pass",
     }
 
@@ -328,3 +330,57 @@ def test_public_holidays_is_idempotent(built: Built, pipeline_engine: sa.Engine)
     assert after == before
     assert before[0] == before[1] > 100
     assert before[2].year == 2015 and before[3].year == dt.date.today().year + 2
+
+
+def _observed(engine: sa.Engine, tenant_id: uuid.UUID) -> dict[dt.date, Decimal | None]:
+    return {day: row.value for day, row in _features(engine, tenant_id).items()}
+
+
+def test_a_tenant_run_rebuilds_its_tenants_and_no_other(
+    built: Built, pipeline_engine: sa.Engine, api_engine: sa.Engine
+) -> None:
+    """A run over some tenants passes them to dbt: their rows are replaced, the others' kept."""
+    first_days = _days(dt.date(2025, 1, 1), dt.date(2025, 1, 10), set())
+    with pipeline_engine.begin() as conn:
+        first = _insert_tenant(conn, "US", first_days)
+        second = _insert_tenant(conn, "GB", _days(dt.date(2025, 2, 1), dt.date(2025, 2, 5), set()))
+    us_before = _observed(pipeline_engine, built.us_tenant)
+
+    def tenant_run(start: uuid.UUID, end: uuid.UUID) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [flux_dbt_models],
+            resources=features_resources(),
+            instance=instance,
+            tags=partition_range_tags(str(start), str(end)),
+        )
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(TENANTS, [str(first), str(second)])
+        assert tenant_run(first, first).success
+        assert _observed(pipeline_engine, first) == first_days
+        assert _observed(pipeline_engine, second) == {}  # not in the run: not built
+        # The first tenant corrects a day and withdraws its last one; both tenants run.
+        with pipeline_engine.begin() as conn:
+            conn.execute(
+                sa.update(staged_sales)
+                .where(
+                    staged_sales.c.tenant_id == first, staged_sales.c.date == dt.date(2025, 1, 2)
+                )
+                .values(value=Decimal("1.50"))
+            )
+            conn.execute(
+                sa.delete(staged_sales).where(
+                    staged_sales.c.tenant_id == first, staged_sales.c.date == dt.date(2025, 1, 10)
+                )
+            )
+        assert tenant_run(first, second).success
+    corrected = {**first_days, dt.date(2025, 1, 2): Decimal("1.50")}
+    del corrected[dt.date(2025, 1, 10)]
+    assert _observed(pipeline_engine, first) == corrected
+    assert len(_observed(pipeline_engine, second)) == 5
+    assert _observed(pipeline_engine, built.us_tenant) == us_before
+    # The tables kept their policies through the incremental builds.
+    with api_engine.begin() as conn:
+        conn.execute(sa.select(sa.func.set_config("app.tenant_id", str(second), True)))
+        seen = sa.text("select distinct tenant_id from analytics.features_daily")
+        assert conn.execute(seen).scalars().all() == [second]

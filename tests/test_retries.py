@@ -15,10 +15,9 @@ import sqlalchemy as sa
 from flux_pipelines.db.tables import uploads
 from flux_pipelines.defs.ingest.assets import staged_sales
 from flux_pipelines.defs.ingest.uploads import receive_upload
-from flux_pipelines.defs.jobs import partition_range_tags
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 from flux_pipelines.defs.retries import ATTEMPT_TAG, MAX_ATTEMPTS
-from flux_pipelines.defs.tenants import TENANTS
+from flux_pipelines.defs.tenants import TENANTS, partition_range_tags
 from flux_pipelines.landing import LocalLandingZone, landing_zone
 from flux_pipelines.settings import FluxSettings
 

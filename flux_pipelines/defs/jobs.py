@@ -7,12 +7,8 @@ so 10,000 tenants take 100 runs a night rather than 10,000 process starts.
 from __future__ import annotations
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
-from flux_pipelines.defs.tenants import TENANTS
+from flux_pipelines.defs.tenants import TENANTS, partition_range_tags
 
 BATCH = 100
 
@@ -43,10 +39,6 @@ retrain_job = dg.define_asset_job(
     description="Retrains every tenant's models and replaces its forecasts.",
     executor_def=EXECUTOR,
 )
-
-
-def partition_range_tags(first: str, last: str) -> dict[str, str]:
-    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
 def batches(keys: list[str], size: int = BATCH) -> list[tuple[str, str]]:

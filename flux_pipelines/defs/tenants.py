@@ -1,6 +1,30 @@
 """The tenant partition set every per-restaurant asset shares: one partition per tenant id."""
 
+from collections.abc import Mapping
+
 import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
 TENANTS = "tenants"
 tenants_partitions = dg.DynamicPartitionsDefinition(name=TENANTS)
+
+
+def partition_range_tags(first: str, last: str) -> dict[str, str]:
+    """A run's tags for the tenants from ``first`` to ``last`` in the partition set's order."""
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+
+
+def run_tenants(tags: Mapping[str, str], instance: dg.DagsterInstance) -> list[str] | None:
+    """The tenants a run covers, from its partition tags (one key, or a range in the partition
+    set's order), for the unpartitioned steps of a tenant run; None for a run of no partition."""
+    if (key := tags.get(PARTITION_NAME_TAG)) is not None:
+        return [key]
+    first, last = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if first is None or last is None:
+        return None
+    keys = list(instance.get_dynamic_partitions(TENANTS))
+    return keys[keys.index(first) : keys.index(last) + 1]

@@ -12,6 +12,7 @@ with
 sales as (
 
     select * from {{ ref('stg_uploads__sales') }}
+    where {{ rebuilt_tenants() }}
 
 ),
 

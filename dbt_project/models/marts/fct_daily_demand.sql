@@ -3,6 +3,7 @@ with
 daily as (
 
     select * from {{ ref('int_sales_daily_filled') }}
+    where {{ rebuilt_tenants() }}
 
 ),
 

@@ -8,6 +8,7 @@ with
 demand as (
 
     select * from {{ ref('fct_daily_demand') }}
+    where {{ rebuilt_tenants() }}
 
 ),
 

@@ -1,9 +1,15 @@
 """The dbt models as Dagster assets: ``dbt build`` runs the models and their tests (asset checks).
 
+In a tenant run (an upload's, ``flux run``'s) dbt rebuilds and tests the run's tenants only (the
+var ``tenants``, ``dbt_project/macros/tenant_scope.sql``): a run costs what its tenants hold, not
+what every tenant holds. Materialized outside a tenant run (the UI's features group), the models
+are rebuilt for every tenant from scratch (``--full-refresh``), as a change of their columns needs.
+
 dbt connects as the pipeline role (RLS lets it read every tenant) with the connection Flux's
 settings give, handed over as the ``FLUX_DBT_*`` variables that ``dbt_project/profiles.yml`` reads.
 """
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +21,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from flux_pipelines.db.connections import role_url
 from flux_pipelines.defs.features.project import flux_dbt_project
 from flux_pipelines.defs.features.translator import FluxDbtTranslator
+from flux_pipelines.defs.tenants import run_tenants
 from flux_pipelines.settings import FluxSettings, get_settings
 
 
@@ -50,7 +57,14 @@ def environment(values: dict[str, str]) -> Iterator[None]:
     dagster_dbt_translator=FluxDbtTranslator(),
 )
 def flux_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    tenants = run_tenants(context.run.tags, context.instance)
+    if tenants is None:
+        context.log.info("not a tenant run: every tenant rebuilt (--full-refresh)")
+        args = ["build", "--full-refresh"]
+    else:
+        context.log.info(f"{len(tenants)} tenant(s) rebuilt")
+        args = ["build", "--vars", json.dumps({"tenants": tenants})]
     # Settings are read at run time, not import time: tests point FLUX_DATABASE_URL elsewhere.
     with environment(dbt_connection_env(get_settings())):
-        invocation = dbt.cli(["build"], context=context)
+        invocation = dbt.cli(args, context=context)
     yield from invocation.stream()

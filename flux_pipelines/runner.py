@@ -55,10 +55,9 @@ def run_graph(
     known = set(instance.get_dynamic_partitions(TENANTS))
     if missing := [t for t in wanted if t not in known]:
         instance.add_dynamic_partitions(TENANTS, missing)
-    ordered = [k for k in instance.get_dynamic_partitions(TENANTS) if k in set(wanted)]
     job = defs.resolve_job_def(job_name)
     results = []
-    ranges = batches(ordered)
+    ranges = batches(instance.get_dynamic_partitions(TENANTS), set(wanted))
     for index, (first, last) in enumerate(ranges, start=1):
         if on_batch:
             on_batch(index, len(ranges), first, last)

@@ -18,6 +18,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 from moto_server import create_bucket
+from sensor_requests import covering
 
 from flux_pipelines.db.tables import staged_sales, uploads
 from flux_pipelines.defs.ingest.assets import staged_sales as staged_sales_asset
@@ -215,7 +216,7 @@ def test_the_sensor_registers_dropped_files_a_page_per_tick(
                 result = sensor(context)
             cursor = result.cursor
             seen.append(_registered(pipeline_engine, dropped))
-            run_keys += [r.run_key for r in result.run_requests if r.partition_key == str(tenant)]
+            run_keys += [r.run_key for r in covering(result, tenant, instance)]
     assert [call["MaxKeys"] for call in LISTS] == [2, 2, 2]
     assert [len(s) for s in seen] == [2, 4, 5]
     assert json.loads(cursor or "{}") == {"after": None}
@@ -227,9 +228,7 @@ def test_the_sensor_registers_dropped_files_a_page_per_tick(
         dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor) as context,
     ):
         again = sensor(context)
-    assert [r.run_key for r in again.run_requests if r.partition_key == str(tenant)] == run_keys[
-        -1:
-    ]
+        assert [r.run_key for r in covering(again, tenant, instance)] == run_keys[-1:]
 
 
 def test_duplicate_events_never_load_an_upload_twice(

@@ -11,10 +11,14 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 from api_fixtures import MakeMember
+from dagster import DagsterRunStatus
+from dagster._core.test_utils import create_run_for_test
 from fastapi.testclient import TestClient
+from sensor_requests import covering
 
 from flux_api.main import create_app
 from flux_pipelines.db.tables import forecasts, model_versions, uploads
+from flux_pipelines.defs.ingest.sensors import upload_run_requests
 from flux_pipelines.defs.jobs import nightly_retrain
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 from flux_pipelines.defs.tenants import TENANTS, tenants_partitions
@@ -117,11 +121,10 @@ def test_an_upload_through_the_api_ends_in_forecasts_only_its_tenant_reads(
     resources = {"database": FluxDatabase(), "landing": LandingZoneResource()}
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         evaluation = defs.resolve_sensor_def("landing_zone_sensor")(context)
-    for request in evaluation.dynamic_partitions_requests:
-        instance.add_dynamic_partitions(TENANTS, list(request.partition_keys))
-    (request,) = [r for r in evaluation.run_requests if r.partition_key == str(tenant)]
+    assert len(covering(evaluation, tenant, instance)) == 1
+    # Run for this tenant alone: the sensor's batch may hold other tests' tenants.
     job = defs.resolve_job_def("ingest_to_forecast")
-    assert job.execute_in_process(instance=instance, partition_key=request.partition_key).success
+    assert job.execute_in_process(instance=instance, partition_key=str(tenant)).success
 
     upload = client.get(f"/v1/uploads/{upload_id}", headers=owner.headers).json()
     assert upload["status"] == "loaded" and upload["rows_loaded"] == HISTORY_DAYS
@@ -188,7 +191,7 @@ def test_an_upload_through_the_api_ends_in_forecasts_only_its_tenant_reads(
         assert str(other) not in {r.partition_key for r in requests}
 
 
-def test_sensor_turns_a_landed_file_into_one_run_per_tenant(
+def test_sensor_turns_a_landed_file_into_a_run_of_its_tenant(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     settings: FluxSettings,
@@ -207,7 +210,7 @@ def test_sensor_turns_a_landed_file_into_one_run_per_tenant(
     resources = {"database": FluxDatabase(), "landing": LandingZoneResource()}
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         first = sensor(context)
-    requests = [r for r in first.run_requests if r.partition_key == str(tenant)]
+    requests = covering(first, tenant, instance)
     assert len(requests) == 1
     assert any(str(tenant) in req.partition_keys for req in first.dynamic_partitions_requests)
     with pipeline_engine.connect() as conn:
@@ -217,11 +220,53 @@ def test_sensor_turns_a_landed_file_into_one_run_per_tenant(
             ).scalar_one()
             == "received"
         )
+
+    def tick() -> list[dg.RunRequest]:
+        with dg.build_sensor_context(
+            instance=instance, resources=resources, cursor=first.cursor
+        ) as context:
+            return covering(sensor(context), tenant, instance)
+
     # The same event again: the same run key, which Dagster runs only once.
-    with dg.build_sensor_context(
-        instance=instance, resources=resources, cursor=first.cursor
-    ) as context:
-        second = sensor(context)
-    assert [r.run_key for r in second.run_requests if r.partition_key == str(tenant)] == [
-        requests[0].run_key
+    assert [r.run_key for r in tick()] == [requests[0].run_key]
+    # While a run covering the tenant is under way, the tenant waits for it: no second run.
+    running = create_run_for_test(
+        instance,
+        job_name="ingest_to_forecast",
+        tags=requests[0].tags,
+        status=DagsterRunStatus.STARTED,
+    )
+    assert tick() == []
+    # A run that ended without loading the upload leaves it pending: it is asked for again.
+    instance.delete_run(running.run_id)
+    create_run_for_test(
+        instance,
+        job_name="ingest_to_forecast",
+        tags=requests[0].tags,
+        status=DagsterRunStatus.FAILURE,
+    )
+    assert [r.run_key for r in tick()] == [requests[0].run_key]
+
+
+def test_uploads_of_many_tenants_start_batched_runs() -> None:
+    keys = [f"{i:08d}-0000-0000-0000-000000000000" for i in range(250)]
+    pending = {key: [f"upload-{i}"] for i, key in enumerate(keys) if i != 120}
+    requests = upload_run_requests(pending, keys, busy={keys[5]})
+    ranges = [
+        (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+        for r in requests
     ]
+    # At most 100 tenants a run; no run covers the tenant without uploads nor the busy one.
+    assert ranges == [
+        (keys[0], keys[4]),
+        (keys[6], keys[105]),
+        (keys[106], keys[119]),
+        (keys[121], keys[220]),
+        (keys[221], keys[249]),
+    ]
+    assert [r.tags["flux/uploads"] for r in requests] == ["5", "100", "14", "100", "29"]
+    assert len({r.run_key for r in requests}) == len(requests)
+    # The same uploads ask for the same runs; one more upload changes its run's key only.
+    again = upload_run_requests({**pending, keys[0]: ["upload-0", "later"]}, keys, {keys[5]})
+    changed = [a.run_key != b.run_key for a, b in zip(requests, again, strict=True)]
+    assert changed == [True, False, False, False, False]

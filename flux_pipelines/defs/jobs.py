@@ -6,6 +6,8 @@ so 10,000 tenants take 100 runs a night rather than 10,000 process starts.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+
 import dagster as dg
 
 from flux_pipelines.defs.tenants import TENANTS, partition_range_tags
@@ -41,9 +43,23 @@ retrain_job = dg.define_asset_job(
 )
 
 
-def batches(keys: list[str], size: int = BATCH) -> list[tuple[str, str]]:
-    """Contiguous (first, last) ranges in the partition set's own order."""
-    return [(keys[i], keys[min(i + size, len(keys)) - 1]) for i in range(0, len(keys), size)]
+def batches(
+    keys: Sequence[str], wanted: Collection[str] | None = None, size: int = BATCH
+) -> list[tuple[str, str]]:
+    """(first, last) ranges of the ``wanted`` keys (default: all), in the partition set's own
+    order ``keys``: each holds up to ``size`` keys and, as a run covers every key of its range,
+    no key that is not wanted."""
+    ranges: list[tuple[str, str]] = []
+    run: list[str] = []
+    for key in keys:
+        if wanted is None or key in wanted:
+            run.append(key)
+        if run and (len(run) == size or run[-1] != key):
+            ranges.append((run[0], run[-1]))
+            run = []
+    if run:
+        ranges.append((run[0], run[-1]))
+    return ranges
 
 
 @dg.schedule(

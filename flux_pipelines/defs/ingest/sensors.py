@@ -2,9 +2,13 @@
 
 Uploads received through the API or the CLI are registered in ``flux.uploads`` at once; the
 sensor also pages through the landing zone (one page per tick, with a cursor that wraps around) to
-register files that arrived without a row, e.g. dropped straight into the bucket. Each tenant with
-pending uploads gets one run; its run key names the uploads, so a repeated event never starts a
-second load of the same upload.
+register files that arrived without a row, e.g. dropped straight into the bucket.
+
+Tenants with pending uploads are batched: a run covers up to ``BATCH`` of them, contiguous in the
+partition set's order (a run's partitions are a range, and a range must hold no tenant without
+uploads, which the run would retrain for nothing). So a morning when 10,000 restaurants upload
+starts about 100 runs, not 10,000 process starts. Tenants that a queued or running run already
+covers wait for it; the run key names the uploads, so a repeated tick never starts a second load.
 """
 
 from __future__ import annotations
@@ -20,8 +24,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from flux_pipelines.db.tables import tenants, uploads
 from flux_pipelines.defs.ingest.loader import SETTLED
+from flux_pipelines.defs.jobs import batches
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
-from flux_pipelines.defs.tenants import TENANTS, tenants_partitions
+from flux_pipelines.defs.tenants import (
+    TENANTS,
+    partition_range_tags,
+    run_tenants,
+    tenants_partitions,
+)
 from flux_pipelines.landing import LandingZone, parse_upload_key
 
 # Keys listed per tick: one LIST request on S3 (MaxKeys), however large the bucket.
@@ -89,6 +99,46 @@ def pending_by_tenant(conn: sa.Connection) -> dict[str, list[str]]:
     return pending
 
 
+# Runs that will still load their tenants' pending uploads.
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def tenants_in_flight(instance: dg.DagsterInstance, job_name: str) -> set[str]:
+    """The tenants that the job's unfinished runs cover."""
+    covered: set[str] = set()
+    for record in instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=UNFINISHED)):
+        covered.update(run_tenants(record.dagster_run.tags, instance) or [])
+    return covered
+
+
+def upload_run_requests(
+    pending: dict[str, list[str]], order: list[str], busy: set[str]
+) -> list[dg.RunRequest]:
+    """A run for each batch of tenants with pending uploads and no unfinished run; ``order``:
+    the partition set's keys, new tenants included."""
+    waiting = {tenant: ids for tenant, ids in pending.items() if tenant not in busy}
+    requests = []
+    for first, last in batches(order, waiting):
+        tenants = order[order.index(first) : order.index(last) + 1]
+        ids = [upload for tenant in tenants for upload in waiting[tenant]]
+        requests.append(
+            dg.RunRequest(
+                run_key=f"uploads-{hashlib.sha256(','.join(ids).encode()).hexdigest()[:24]}",
+                tags={
+                    **partition_range_tags(first, last),
+                    "flux/trigger": "upload",
+                    "flux/uploads": str(len(ids)),
+                },
+            )
+        )
+    return requests
+
+
 def build_landing_sensor(
     job: dg.UnresolvedAssetJobDefinition, page_size: int = PAGE
 ) -> dg.SensorDefinition:
@@ -97,7 +147,8 @@ def build_landing_sensor(
         job=job,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Registers new uploads, adds their tenants to the `tenants` partitions, requests a run per tenant.",
+        description="Registers new uploads, adds their tenants to the `tenants` partitions, "
+        "requests a run per batch of tenants with uploads.",
     )
     def landing_zone_sensor(
         context: dg.SensorEvaluationContext, database: FluxDatabase, landing: LandingZoneResource
@@ -107,16 +158,12 @@ def build_landing_sensor(
         scan = scan_landing_zone(engine, landing.zone(), cursor.get("after"), page_size)
         with engine.connect() as conn:
             pending = pending_by_tenant(conn)
-        known = set(context.instance.get_dynamic_partitions(TENANTS))
-        new_tenants = sorted(set(pending) - known)
-        requests = [
-            dg.RunRequest(
-                partition_key=tenant,
-                run_key=f"uploads-{hashlib.sha256(','.join(ids).encode()).hexdigest()[:24]}",
-                tags={"flux/trigger": "upload", "flux/uploads": str(len(ids))},
-            )
-            for tenant, ids in pending.items()
-        ]
+        known = list(context.instance.get_dynamic_partitions(TENANTS))
+        # New partitions are appended to the set in this order, before the runs are created.
+        new_tenants = sorted(set(pending) - set(known))
+        requests = upload_run_requests(
+            pending, known + new_tenants, tenants_in_flight(context.instance, job.name)
+        )
         if scan.registered:
             context.log.info(f"registered {scan.registered} file(s) found in the landing zone")
         return dg.SensorResult(

@@ -23,11 +23,17 @@ Three measurements, each beside its peers in the same run, in a database of its 
    runs and events in PostgreSQL as ``dagster.yaml`` keeps them, and the run's partition events
    written in one statement as in every run of the code location) is timed on a sample too: there
    Dagster's per-run and per-partition overhead dominates.
-3. Peak memory (max RSS of a child process) of ``load_upload`` on a 1 GB line-item file, sorted by
+3. The dbt models over 10,000 tenants with two years of days each (7.3 million rows, written by
+   SQL): a tenant run's build (100 tenants: the incremental models replace those tenants' rows and
+   test them) beside the rebuild of every tenant (``--full-refresh``), which every upload run did
+   before the models were incremental; both through the Dagster asset.
+4. Peak memory (max RSS of a child process) of ``load_upload`` on a 1 GB line-item file, sorted by
    date and in random date order.
 
 Files are generated deterministically under ``.flux/bench/ingest/`` (kept between runs).
-Environment: ``FLUX_BENCH_REPEATS`` (3), ``FLUX_BENCH_TENANTS`` (10000), ``FLUX_BENCH_GB`` (1.0).
+Environment: ``FLUX_BENCH_PARTS`` (items,daily,dbt,memory), ``FLUX_BENCH_REPEATS`` (3),
+``FLUX_BENCH_TENANTS`` (10000), ``FLUX_BENCH_DBT_TENANTS`` (10000), ``FLUX_BENCH_DBT_FULL_REPEATS``
+(1: each takes minutes), ``FLUX_BENCH_GB`` (1.0).
 """
 
 from __future__ import annotations
@@ -41,8 +47,10 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,6 +77,9 @@ REPEATS = int(os.environ.get("FLUX_BENCH_REPEATS", "3"))
 TENANTS = int(os.environ.get("FLUX_BENCH_TENANTS", "10000"))
 BIG_GB = float(os.environ.get("FLUX_BENCH_GB", "1.0"))
 LINES = 1_000_000
+DBT_TENANTS = int(os.environ.get("FLUX_BENCH_DBT_TENANTS", "10000"))
+DBT_DAYS = 730
+DBT_FULL_REPEATS = int(os.environ.get("FLUX_BENCH_DBT_FULL_REPEATS", "1"))  # minutes each
 DAILY_DAYS = 365
 TO_SQL_SAMPLE = 500  # daily files loaded with to_sql one by one; the rate is what is compared
 DAGSTER_SAMPLE = 100  # one run of the asset, as the backfill policy batches tenants
@@ -455,24 +466,18 @@ def bench_daily(settings: FluxSettings, engine: sa.Engine) -> None:
     )
 
 
-def _dagster_run(tenant_ids: list[uuid.UUID]) -> float:
+@contextmanager
+def _bench_instance(keys: list[str]) -> Iterator[Any]:
+    """A Dagster instance with runs and events in PostgreSQL, as dagster.yaml configures the real
+    one (a test instance's SQLite event log spent 27 ms on each of a run's 211 events), the run's
+    partition events written in one statement as in every run of the code location, and ``keys``
+    as its tenant partitions."""
     import dagster as dg
 
-    from flux_pipelines.defs.ingest.assets import staged_sales as asset
     from flux_pipelines.defs.jobs import BATCH
-    from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
     from flux_pipelines.defs.tenants import TENANTS as PARTITIONS
     from flux_pipelines.instance import batch_partition_events
 
-    job = dg.define_asset_job("bench_ingest", selection=[asset])
-    defs = dg.Definitions(
-        assets=[asset],
-        jobs=[job],
-        resources={"database": FluxDatabase(), "landing": LandingZoneResource()},
-    )
-    keys = [str(t) for t in tenant_ids]
-    # Runs and events stored in PostgreSQL, as dagster.yaml configures the real instance (a test
-    # instance's SQLite event log spent 27 ms on each of the run's 211 events).
     storage = role_url(
         get_settings(),
         "pipeline",
@@ -482,23 +487,123 @@ def _dagster_run(tenant_ids: list[uuid.UUID]) -> float:
     overrides = {
         "storage": {"postgres": {"postgres_url": storage.render_as_string(hide_password=False)}}
     }
-    batch_partition_events(BATCH)  # as in every run of the code location
+    batch_partition_events(BATCH)
     with dg.instance_for_test(overrides=overrides) as instance:
         instance.add_dynamic_partitions(PARTITIONS, keys)
+        yield instance
+
+
+def _dagster_run(tenant_ids: list[uuid.UUID]) -> float:
+    import dagster as dg
+
+    from flux_pipelines.defs.ingest.assets import staged_sales as asset
+    from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
+    from flux_pipelines.defs.tenants import partition_range_tags
+
+    job = dg.define_asset_job("bench_ingest", selection=[asset])
+    defs = dg.Definitions(
+        assets=[asset],
+        jobs=[job],
+        resources={"database": FluxDatabase(), "landing": LandingZoneResource()},
+    )
+    keys = [str(t) for t in tenant_ids]
+    with _bench_instance(keys) as instance:
         started = time.perf_counter()
         result = defs.resolve_job_def("bench_ingest").execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": keys[0],
-                "dagster/asset_partition_range_end": keys[-1],
-            },
+            instance=instance, tags=partition_range_tags(keys[0], keys[-1])
         )
         elapsed = time.perf_counter() - started
     assert result.success
     return elapsed
 
 
-# --- 3. peak memory on a 1 GB file -----------------------------------------------------------
+# --- 3. the dbt models over 10,000 tenants -------------------------------------------------------
+
+
+def _two_year_histories(engine: sa.Engine, count: int) -> list[str]:
+    """``count`` tenants with an upload of ``DBT_DAYS`` days of sales each, written by SQL: this
+    part measures dbt, not the loader."""
+    ids = _new_tenants(engine, count)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(uploads),
+            [
+                {
+                    "upload_id": t,  # one upload per tenant: its id will do
+                    "tenant_id": t,
+                    "object_key": f"uploads/tenant={t}/{t}.csv",
+                    "filename": "daily.csv",
+                    "status": "loaded",
+                }
+                for t in ids
+            ],
+        )
+        conn.execute(
+            sa.text(
+                "insert into flux.staged_sales (tenant_id, metric, date, value, upload_id) "
+                "select t.tenant_id, 'sales', :first + d, "
+                "round((100 + 40 * sin(d) + (abs(hashtext(t.tenant_id::text)) % 50))::numeric, 2), "
+                "t.tenant_id "
+                "from flux.tenants t cross join generate_series(0, :days - 1) d "
+                "where t.tenant_id = any(:ids)"
+            ),
+            {"first": TODAY - dt.timedelta(days=DBT_DAYS), "days": DBT_DAYS, "ids": ids},
+        )
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("analyze"))
+    return [str(t) for t in ids]
+
+
+def bench_dbt(settings: FluxSettings, engine: sa.Engine) -> None:
+    import dagster as dg
+
+    from flux_pipelines.defs.features.assets import flux_dbt_models
+    from flux_pipelines.defs.features.definitions import resources
+    from flux_pipelines.defs.jobs import BATCH, batches
+    from flux_pipelines.defs.tenants import partition_range_tags
+    from flux_pipelines.runner import QUIET
+
+    _truncate(engine, staged_sales)
+    keys = _two_year_histories(engine, DBT_TENANTS)
+    print(
+        f"\ndbt build of the models over {len(keys):,} tenants with {DBT_DAYS} days each "
+        f"({len(keys) * DBT_DAYS:,} rows), through the Dagster asset"
+    )
+
+    def build(tags: dict[str, str]) -> float:
+        started = time.perf_counter()
+        result = dg.materialize(
+            [flux_dbt_models], resources=resources(), instance=instance, tags=tags, run_config=QUIET
+        )
+        assert result.success
+        return time.perf_counter() - started
+
+    with _bench_instance(keys) as instance:
+        # Outside a tenant run: every tenant rebuilt (--full-refresh), as every upload run's
+        # dbt build did before the models were incremental.
+        full = [build({}) for _ in range(DBT_FULL_REPEATS)]
+        # A tenant run of BATCH tenants; a different batch each time, spread over the key space.
+        ranges = batches(keys, size=BATCH)
+        picks = [ranges[i * len(ranges) // REPEATS] for i in range(REPEATS)]
+        scoped = [build(partition_range_tags(first, last)) for first, last in picks]
+    runs = -(-len(keys) // BATCH)
+    full_s, scoped_s = _median(full), _median(scoped)
+    print(
+        f"  every tenant (--full-refresh)         median {full_s:8.1f} s  "
+        f"({', '.join(f'{s:.1f}' for s in full)})"
+    )
+    print(
+        f"  a tenant run of {BATCH} (incremental)      median {scoped_s:8.1f} s  "
+        f"({', '.join(f'{s:.1f}' for s in scoped)})"
+    )
+    print(
+        f"  a tenant run / a full rebuild = {scoped_s / full_s:.3f}; the first night's {runs} upload "
+        f"runs spend {runs * scoped_s / 60:.0f} min in dbt ({runs * full_s / 3600:.1f} h when each "
+        "run rebuilt every tenant)"
+    )
+
+
+# --- 4. peak memory on a 1 GB file -----------------------------------------------------------
 
 _CHILD = textwrap.dedent(
     """
@@ -558,11 +663,13 @@ def main() -> None:
     settings = _bench_settings()
     engine = get_engine("pipeline", settings)
     print(f"database {DATABASE}; files under {_root()}")
-    parts = os.environ.get("FLUX_BENCH_PARTS", "items,daily,memory").split(",")
+    parts = os.environ.get("FLUX_BENCH_PARTS", "items,daily,dbt,memory").split(",")
     if "items" in parts:
         bench_line_items(settings, engine)
     if "daily" in parts:
         bench_daily(settings, engine)
+    if "dbt" in parts:
+        bench_dbt(settings, engine)
     if "memory" in parts:
         bench_memory(settings, engine)
 

@@ -81,3 +81,15 @@
         {{ return(relation) }}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#
+  Post-hook: a table rebuilt from scratch has no planner statistics until autovacuum comes by;
+  meanwhile a tenant run's delete and tests scanned all 7.3 million rows (10,000 tenants) instead
+  of using the key: 40 s instead of 11.
+#}
+{% macro analyze_after_full_refresh(relation) -%}
+    {%- if should_full_refresh() and config.get('materialized') == 'incremental' -%}
+        analyze {{ relation }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,6 +1,6 @@
 """The tenant partition set every per-restaurant asset shares: one partition per tenant id."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -18,13 +18,16 @@ def partition_range_tags(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
-def run_tenants(tags: Mapping[str, str], instance: dg.DagsterInstance) -> list[str] | None:
+def run_tenants(
+    tags: Mapping[str, str], instance: dg.DagsterInstance, keys: Sequence[str] | None = None
+) -> list[str] | None:
     """The tenants a run covers, from its partition tags (one key, or a range in the partition
-    set's order), for the unpartitioned steps of a tenant run; None for a run of no partition."""
+    set's order), for the unpartitioned steps of a tenant run; None for a run of no partition.
+    ``keys``: the partition set's keys, if the caller has them already."""
     if (key := tags.get(PARTITION_NAME_TAG)) is not None:
         return [key]
     first, last = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
     if first is None or last is None:
         return None
-    keys = list(instance.get_dynamic_partitions(TENANTS))
+    keys = list(instance.get_dynamic_partitions(TENANTS) if keys is None else keys)
     return keys[keys.index(first) : keys.index(last) + 1]

@@ -108,11 +108,11 @@ UNFINISHED = [
 ]
 
 
-def tenants_in_flight(instance: dg.DagsterInstance, job_name: str) -> set[str]:
-    """The tenants that the job's unfinished runs cover."""
+def tenants_in_flight(instance: dg.DagsterInstance, job_name: str, keys: list[str]) -> set[str]:
+    """The tenants that the job's unfinished runs cover; ``keys``: the partition set's."""
     covered: set[str] = set()
     for record in instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=UNFINISHED)):
-        covered.update(run_tenants(record.dagster_run.tags, instance) or [])
+        covered.update(run_tenants(record.dagster_run.tags, instance, keys) or [])
     return covered
 
 
@@ -162,7 +162,7 @@ def build_landing_sensor(
         # New partitions are appended to the set in this order, before the runs are created.
         new_tenants = sorted(set(pending) - set(known))
         requests = upload_run_requests(
-            pending, known + new_tenants, tenants_in_flight(context.instance, job.name)
+            pending, known + new_tenants, tenants_in_flight(context.instance, job.name, known)
         )
         if scan.registered:
             context.log.info(f"registered {scan.registered} file(s) found in the landing zone")

@@ -384,3 +384,24 @@ def test_a_tenant_run_rebuilds_its_tenants_and_no_other(
         conn.execute(sa.select(sa.func.set_config("app.tenant_id", str(second), True)))
         seen = sa.text("select distinct tenant_id from analytics.features_daily")
         assert conn.execute(seen).scalars().all() == [second]
+
+
+def test_a_partition_key_that_is_not_a_tenant_id_never_reaches_the_sql(
+    built: Built, pipeline_engine: sa.Engine
+) -> None:
+    """Partition keys can be added by hand in the UI: dbt refuses anything but a UUID."""
+    forged = f"{built.us_tenant}'::uuid) or (true"
+    before = _observed(pipeline_engine, built.gb_tenant)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(TENANTS, [forged])
+        result = dg.materialize(
+            [flux_dbt_models],
+            resources=features_resources(),
+            instance=instance,
+            tags=partition_range_tags(forged, forged),
+            raise_on_error=False,
+        )
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    assert "not a tenant id" in str(failure.event_specific_data)
+    assert _observed(pipeline_engine, built.gb_tenant) == before

@@ -52,9 +52,13 @@ def batches(
     ranges: list[tuple[str, str]] = []
     run: list[str] = []
     for key in keys:
-        if wanted is None or key in wanted:
-            run.append(key)
-        if run and (len(run) == size or run[-1] != key):
+        if wanted is not None and key not in wanted:
+            if run:
+                ranges.append((run[0], run[-1]))
+            run = []
+            continue
+        run.append(key)
+        if len(run) == size:
             ranges.append((run[0], run[-1]))
             run = []
     if run:

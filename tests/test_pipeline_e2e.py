@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from api_fixtures import MakeMember
 from dagster import DagsterRunStatus
+from dagster._core.storage.tags import WILL_RETRY_TAG
 from dagster._core.test_utils import create_run_for_test
 from fastapi.testclient import TestClient
 from sensor_requests import covering
@@ -237,8 +238,17 @@ def test_sensor_turns_a_landed_file_into_a_run_of_its_tenant(
         status=DagsterRunStatus.STARTED,
     )
     assert tick() == []
-    # A run that ended without loading the upload leaves it pending: it is asked for again.
+    # A failed run that Dagster will run again (run_retries) holds the tenant back too.
     instance.delete_run(running.run_id)
+    retried = create_run_for_test(
+        instance,
+        job_name="ingest_to_forecast",
+        tags={**requests[0].tags, WILL_RETRY_TAG: "true"},
+        status=DagsterRunStatus.FAILURE,
+    )
+    assert tick() == []
+    # A run that ended for good without loading the upload leaves it pending: asked for again.
+    instance.delete_run(retried.run_id)
     create_run_for_test(
         instance,
         job_name="ingest_to_forecast",

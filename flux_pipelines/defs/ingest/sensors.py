@@ -13,6 +13,7 @@ covers wait for it; the run key names the uploads, so a repeated tick never star
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -108,11 +109,26 @@ UNFINISHED = [
 ]
 
 
+# How far back to look for failed runs that Dagster has yet to retry (run_retries in dagster.yaml).
+RETRY_LOOKBACK = dt.timedelta(hours=1)
+
+
 def tenants_in_flight(instance: dg.DagsterInstance, job_name: str, keys: list[str]) -> set[str]:
-    """The tenants that the job's unfinished runs cover; ``keys``: the partition set's."""
+    """The tenants that the job's unfinished runs cover, or its failed runs that Dagster is about
+    to run again; ``keys``: the partition set's."""
+    unfinished = instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=UNFINISHED))
+    failed = instance.get_run_records(
+        dg.RunsFilter(
+            job_name=job_name,
+            statuses=[dg.DagsterRunStatus.FAILURE],
+            updated_after=dt.datetime.now(dt.UTC) - RETRY_LOOKBACK,
+        )
+    )
     covered: set[str] = set()
-    for record in instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=UNFINISHED)):
-        covered.update(run_tenants(record.dagster_run.tags, instance, keys) or [])
+    for record in [*unfinished, *failed]:
+        run = record.dagster_run
+        if run.status != dg.DagsterRunStatus.FAILURE or run.is_complete_and_waiting_to_retry:
+            covered.update(run_tenants(run.tags, instance, keys) or [])
     return covered
 
 

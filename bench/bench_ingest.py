@@ -468,10 +468,10 @@ def bench_daily(settings: FluxSettings, engine: sa.Engine) -> None:
 
 @contextmanager
 def _bench_instance(keys: list[str]) -> Iterator[Any]:
-    """A Dagster instance with runs and events in PostgreSQL, as dagster.yaml configures the real
-    one (a test instance's SQLite event log spent 27 ms on each of a run's 211 events), the run's
-    partition events written in one statement as in every run of the code location, and ``keys``
-    as its tenant partitions."""
+    """A Dagster instance with runs and events in PostgreSQL, through the storage dagster.yaml
+    configures (a test instance's SQLite event log spent 27 ms on each of a run's 211 events);
+    the run's partition events written in one statement as in every run of the code location;
+    ``keys`` as its tenant partitions."""
     import dagster as dg
 
     from flux_pipelines.defs.jobs import BATCH
@@ -485,7 +485,13 @@ def _bench_instance(keys: list[str]) -> Iterator[Any]:
         driver="psycopg2",
     )
     overrides = {
-        "storage": {"postgres": {"postgres_url": storage.render_as_string(hide_password=False)}}
+        "storage": {
+            "custom": {
+                "module": "flux_pipelines.instance",
+                "class": "PooledPostgresStorage",
+                "config": {"postgres_url": storage.render_as_string(hide_password=False)},
+            }
+        }
     }
     batch_partition_events(BATCH)
     with dg.instance_for_test(overrides=overrides) as instance:

@@ -29,5 +29,12 @@ def run_tenants(
     first, last = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
     if first is None or last is None:
         return None
-    keys = list(instance.get_dynamic_partitions(TENANTS) if keys is None else keys)
+    return keys_in_range(
+        instance.get_dynamic_partitions(TENANTS) if keys is None else keys, first, last
+    )
+
+
+def keys_in_range(keys: Sequence[str], first: str, last: str) -> list[str]:
+    """The keys from ``first`` to ``last``, both included, in the order of ``keys``."""
+    keys = list(keys)
     return keys[keys.index(first) : keys.index(last) + 1]

@@ -29,6 +29,7 @@ from flux_pipelines.defs.jobs import batches
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 from flux_pipelines.defs.tenants import (
     TENANTS,
+    keys_in_range,
     partition_range_tags,
     run_tenants,
     tenants_partitions,
@@ -140,8 +141,7 @@ def upload_run_requests(
     waiting = {tenant: ids for tenant, ids in pending.items() if tenant not in busy}
     requests = []
     for first, last in batches(order, waiting):
-        tenants = order[order.index(first) : order.index(last) + 1]
-        ids = [upload for tenant in tenants for upload in waiting[tenant]]
+        ids = [u for tenant in keys_in_range(order, first, last) for u in waiting[tenant]]
         requests.append(
             dg.RunRequest(
                 run_key=f"uploads-{hashlib.sha256(','.join(ids).encode()).hexdigest()[:24]}",

@@ -16,8 +16,10 @@ its models. Peak memory of the process tree is sampled from /proc.
 The parts above time the training code and the registry on their own. The ``dagster`` part runs
 the real thing on a sample: synthetic restaurants uploaded as CSV files and loaded through every
 asset of ``ingest_to_forecast`` (staged_sales, the dbt models, demand_models, demand_forecasts) as
-``flux run`` runs it; then the nightly job ``retrain_and_forecast`` as the daemon launches it, a
-process per run of 100 tenants (``dagster job execute``), two at a time. What the nightly costs
+``flux run`` runs it; then what the nightly schedule would ask for at that moment (nothing: the
+upload runs have just trained every tenant on its latest data); then the nightly job
+``retrain_and_forecast`` over every tenant as the daemon launches it, as on a night without
+uploads, a process per run of 100 tenants (``dagster job execute``), two at a time. What it costs
 beyond training and registration (starting runs, Dagster's events, loading each champion from
 MLflow, writing the forecasts) is its figure less theirs.
 
@@ -60,7 +62,7 @@ from flux_pipelines.db.connections import get_engine
 from flux_pipelines.db.tables import model_versions, tenants
 from flux_pipelines.defs.ingest.uploads import receive_upload
 from flux_pipelines.defs.jobs import batches as job_batches
-from flux_pipelines.defs.tenants import TENANTS, partition_range_tags
+from flux_pipelines.defs.tenants import TENANTS, partition_range_tags, run_tenants
 from flux_pipelines.defs.training.batch import SeriesFailure, train_series
 from flux_pipelines.defs.training.entrypoint import outcome_entry
 from flux_pipelines.defs.training.metrics import coverage, rmsle, wape
@@ -690,6 +692,26 @@ def first_night(settings: FluxSettings, count: int) -> int:
     return sum(not r.success for r in results)
 
 
+def scheduled_nightly(settings: FluxSettings) -> tuple[int, int]:
+    """The nightly schedule evaluated now, as the daemon would: how many tenants it leaves out
+    (their upload runs just trained them on their latest data) and how many runs it asks for."""
+    import dagster as dg
+
+    from flux_pipelines.defs.jobs import nightly_retrain
+    from flux_pipelines.defs.resources import FluxDatabase
+
+    instance = dagster_instance(settings)
+    context = dg.build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=pd.Timestamp.now(tz="UTC").to_pydatetime(),
+        resources={"database": FluxDatabase()},
+    )
+    requests = list(nightly_retrain(context))
+    keys = instance.get_dynamic_partitions(TENANTS)
+    asked = {t for r in requests for t in run_tenants(r.tags, instance, keys) or []}
+    return len(keys) - len(asked), len(requests)
+
+
 def launched_nightly(settings: FluxSettings, count: int) -> tuple[float, float, int]:
     """``retrain_and_forecast`` over every tenant as the daemon launches it: a process per run
     (``dagster job execute``, the job's own executor), ``NIGHTLY_RUNS`` at a time, a batch of
@@ -729,6 +751,13 @@ def dagster_runs() -> None:
     print(f"dagster: {len(ids)} restaurants uploaded as CSV, {BATCH} tenants a run", flush=True)
     with PeakMemory() as memory:
         first_failed = first_night(settings, count)
+        left_out, runs = scheduled_nightly(settings)
+        print(
+            f"  the nightly schedule right after: {left_out} of {count} tenants left out (trained "
+            f"on their latest uploads within FLUX_NIGHTLY_SKIP_HOURS), {runs} runs asked for",
+            flush=True,
+        )
+        # Timed below: the nightly of a day when no upload run came first, every tenant retrained.
         seconds, used, failed = launched_nightly(settings, count)
     with get_engine("pipeline", settings).connect() as conn:
         # Version 1 came from the first night; the nightly made version 2 the champion.

@@ -67,6 +67,14 @@ class FluxSettings(BaseSettings):
     )
     forecast_horizon_days: int = Field(default=28, ge=1, le=366)
     backtest_windows: int = Field(default=3, ge=1, le=12)
+    nightly_skip_hours: float = Field(
+        default=12,
+        ge=0,
+        le=24,
+        description="the nightly leaves out a tenant whose every champion was trained within this "
+        "many hours before it and after the tenant's latest upload (its upload run did it); "
+        "0: the nightly retrains every tenant",
+    )
     upload_max_bytes: int = 100 * 1024 * 1024
     log_level: str = "INFO"
 

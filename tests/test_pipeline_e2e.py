@@ -22,7 +22,7 @@ from flux_pipelines.db.tables import forecasts, model_versions, uploads
 from flux_pipelines.defs.ingest.sensors import upload_run_requests
 from flux_pipelines.defs.jobs import nightly_retrain
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
-from flux_pipelines.defs.tenants import TENANTS, tenants_partitions
+from flux_pipelines.defs.tenants import TENANTS, run_tenants, tenants_partitions
 from flux_pipelines.demo import RESTAURANTS, demo_sales
 from flux_pipelines.landing import landing_zone
 from flux_pipelines.settings import FluxSettings
@@ -86,13 +86,26 @@ def test_definitions_load_with_the_whole_graph(defs: dg.Definitions) -> None:
     assert defs.resolve_schedule_def("daily_model_health").cron_schedule == "0 6 * * *"
 
 
+def nightly_requests(instance: dg.DagsterInstance, at: dt.datetime) -> list[dg.RunRequest]:
+    context = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=at, resources={"database": FluxDatabase()}
+    )
+    return list(nightly_retrain(context))
+
+
+def nightly_tenants(instance: dg.DagsterInstance, at: dt.datetime) -> set[str]:
+    """The tenants the nightly scheduled ``at`` would retrain."""
+    return {
+        tenant
+        for request in nightly_requests(instance, at)
+        for tenant in run_tenants(request.tags, instance) or []
+    }
+
+
 def test_nightly_schedule_batches_every_tenant(instance: dg.DagsterInstance) -> None:
     keys = [f"{i:08d}-0000-0000-0000-000000000000" for i in range(250)]
     instance.add_dynamic_partitions(TENANTS, keys)
-    context = dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=dt.datetime(2026, 1, 2, 2)
-    )
-    requests = nightly_retrain(context)
+    requests = nightly_requests(instance, dt.datetime(2026, 1, 2, 2, tzinfo=dt.UTC))
     ranges = [
         (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
         for r in requests
@@ -170,9 +183,61 @@ def test_an_upload_through_the_api_ends_in_forecasts_only_its_tenant_reads(
         )
         assert again.scalar_one() == len(rows)
 
+    # The nightly leaves the tenant alone: the upload run trained it on its latest data, hours
+    # before. Every other condition brings it back.
+    champion = (model_versions.c.tenant_id == tenant) & model_versions.c.is_champion
+    late_upload = uploads.c.upload_id == UUID(upload_id)
+    with pipeline_engine.connect() as conn:
+        trained_at = conn.execute(
+            sa.select(sa.func.min(model_versions.c.trained_at)).where(champion)
+        ).scalar_one()
+        received_at = conn.execute(sa.select(uploads.c.received_at).where(late_upload)).scalar_one()
+    instance.add_dynamic_partitions(TENANTS, [str(other)])
+    tonight = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    assert str(tenant) not in nightly_tenants(instance, tonight)
+    # A tenant without sales has no champion to check; one that an upload run is training waits.
+    assert str(other) in nightly_tenants(instance, tonight)
+    in_upload_run = create_run_for_test(
+        instance,
+        job_name="ingest_to_forecast",
+        tags={"dagster/partition": str(other)},
+        status=DagsterRunStatus.STARTED,
+    )
+    assert str(other) not in nightly_tenants(instance, tonight)
+    instance.delete_run(in_upload_run.run_id)
+    # Trained longer ago than FLUX_NIGHTLY_SKIP_HOURS (12) before the nightly: retrained.
+    assert str(tenant) in nightly_tenants(instance, trained_at + dt.timedelta(hours=12.1))
+    # A series without a champion (its training failed): retrained.
+    with pipeline_engine.begin() as conn:
+        covers = champion & (model_versions.c.metric == "covers")
+        version = conn.execute(
+            sa.update(model_versions)
+            .where(covers)
+            .values(is_champion=False)
+            .returning(model_versions.c.version)
+        ).scalar_one()
+    assert str(tenant) in nightly_tenants(instance, tonight)
+    with pipeline_engine.begin() as conn:
+        conn.execute(
+            sa.update(model_versions)
+            .where(model_versions.c.tenant_id == tenant, model_versions.c.metric == "covers")
+            .where(model_versions.c.version == version)
+            .values(is_champion=True)
+        )
+    # An upload received after the training, even one loaded already: retrained.
+    with pipeline_engine.begin() as conn:
+        conn.execute(
+            sa.update(uploads)
+            .where(late_upload)
+            .values(received_at=trained_at + dt.timedelta(seconds=1))
+        )
+    assert str(tenant) in nightly_tenants(instance, tonight)
+    with pipeline_engine.begin() as conn:
+        conn.execute(sa.update(uploads).where(late_upload).values(received_at=received_at))
+    assert str(tenant) not in nightly_tenants(instance, tonight)
+
     # The nightly's run of a tenant with no sales yet succeeds; the tenant is skipped, not failed,
     # and no retry sensor asks for it again.
-    instance.add_dynamic_partitions(TENANTS, [str(other)])
     nightly = defs.resolve_job_def("retrain_and_forecast")
     assert nightly.execute_in_process(instance=instance, partition_key=str(other)).success
     for asset, skipped in (

@@ -1,16 +1,20 @@
 """Jobs and the nightly schedule: every tenant, in batched runs of contiguous tenant partitions.
 
 A run covers a range of up to ``BATCH`` tenants (the assets iterate ``context.partition_keys``),
-so 10,000 tenants take 100 runs a night rather than 10,000 process starts.
+so 10,000 tenants take 100 runs a night rather than 10,000 process starts. Tenants whose upload
+run has just trained them on their latest data are left out (``training/freshness.py``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Sequence
 
 import dagster as dg
 
-from flux_pipelines.defs.tenants import TENANTS, partition_range_tags
+from flux_pipelines.defs.resources import FluxDatabase
+from flux_pipelines.defs.tenants import TENANTS, partition_range_tags, tenants_in_flight
+from flux_pipelines.defs.training.freshness import current_tenants
 
 BATCH = 100
 
@@ -71,17 +75,34 @@ def batches(
     execution_timezone="UTC",
     job=retrain_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="02:00 UTC: every tenant retrained and re-forecast, 100 tenants a run.",
+    description="02:00 UTC: every tenant retrained and re-forecast, 100 tenants a run, but those "
+    "an upload run is training or trained on their latest data in the hours before "
+    "(FLUX_NIGHTLY_SKIP_HOURS, 12).",
 )
-def nightly_retrain(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+def nightly_retrain(
+    context: dg.ScheduleEvaluationContext, database: FluxDatabase
+) -> list[dg.RunRequest]:
     keys = list(context.instance.get_dynamic_partitions(TENANTS))
+    hours = database.settings.nightly_skip_hours
+    current: set[str] = set()
+    if hours > 0:
+        since = context.scheduled_execution_time - dt.timedelta(hours=hours)
+        with database.engine().connect() as conn:
+            current = current_tenants(conn, since)
+    # An upload run under way trains its tenants on their newest data: the nightly would repeat it.
+    busy = tenants_in_flight(context.instance, ingest_to_forecast_job.name, keys)
+    wanted = [key for key in keys if key not in current and key not in busy]
+    context.log.info(
+        f"{len(wanted)} of {len(keys)} tenants to retrain; {len(current)} trained on their "
+        f"latest data in the last {hours:g} h, {len(busy - current)} in an upload run"
+    )
     night = context.scheduled_execution_time.strftime("%Y-%m-%d")
     return [
         dg.RunRequest(
             run_key=f"nightly-{night}-{i}",
             tags={**partition_range_tags(first, last), "flux/trigger": "nightly"},
         )
-        for i, (first, last) in enumerate(batches(keys))
+        for i, (first, last) in enumerate(batches(keys, wanted))
     ]
 
 

@@ -1,5 +1,6 @@
 """The tenant partition set every per-restaurant asset shares: one partition per tenant id."""
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 
 import dagster as dg
@@ -38,3 +39,35 @@ def keys_in_range(keys: Sequence[str], first: str, last: str) -> list[str]:
     """The keys from ``first`` to ``last``, both included, in the order of ``keys``."""
     keys = list(keys)
     return keys[keys.index(first) : keys.index(last) + 1]
+
+
+# Runs that will still do their tenants' work.
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+# How far back to look for failed runs that Dagster has yet to retry (run_retries in dagster.yaml).
+RETRY_LOOKBACK = dt.timedelta(hours=1)
+
+
+def tenants_in_flight(instance: dg.DagsterInstance, job_name: str, keys: list[str]) -> set[str]:
+    """The tenants that the job's unfinished runs cover, or its failed runs that Dagster is about
+    to run again; ``keys``: the partition set's."""
+    unfinished = instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=UNFINISHED))
+    failed = instance.get_run_records(
+        dg.RunsFilter(
+            job_name=job_name,
+            statuses=[dg.DagsterRunStatus.FAILURE],
+            updated_after=dt.datetime.now(dt.UTC) - RETRY_LOOKBACK,
+        )
+    )
+    covered: set[str] = set()
+    for record in [*unfinished, *failed]:
+        run = record.dagster_run
+        if run.status != dg.DagsterRunStatus.FAILURE or run.is_complete_and_waiting_to_retry:
+            covered.update(run_tenants(run.tags, instance, keys) or [])
+    return covered

@@ -13,7 +13,6 @@ covers wait for it; the run key names the uploads, so a repeated tick never star
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from flux_pipelines.defs.tenants import (
     TENANTS,
     keys_in_range,
     partition_range_tags,
-    run_tenants,
+    tenants_in_flight,
     tenants_partitions,
 )
 from flux_pipelines.landing import LandingZone, parse_upload_key
@@ -99,38 +98,6 @@ def pending_by_tenant(conn: sa.Connection) -> dict[str, list[str]]:
     for tenant_id, upload_id in rows:
         pending.setdefault(str(tenant_id), []).append(str(upload_id))
     return pending
-
-
-# Runs that will still load their tenants' pending uploads.
-UNFINISHED = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
-
-
-# How far back to look for failed runs that Dagster has yet to retry (run_retries in dagster.yaml).
-RETRY_LOOKBACK = dt.timedelta(hours=1)
-
-
-def tenants_in_flight(instance: dg.DagsterInstance, job_name: str, keys: list[str]) -> set[str]:
-    """The tenants that the job's unfinished runs cover, or its failed runs that Dagster is about
-    to run again; ``keys``: the partition set's."""
-    unfinished = instance.get_run_records(dg.RunsFilter(job_name=job_name, statuses=UNFINISHED))
-    failed = instance.get_run_records(
-        dg.RunsFilter(
-            job_name=job_name,
-            statuses=[dg.DagsterRunStatus.FAILURE],
-            updated_after=dt.datetime.now(dt.UTC) - RETRY_LOOKBACK,
-        )
-    )
-    covered: set[str] = set()
-    for record in [*unfinished, *failed]:
-        run = record.dagster_run
-        if run.status != dg.DagsterRunStatus.FAILURE or run.is_complete_and_waiting_to_retry:
-            covered.update(run_tenants(run.tags, instance, keys) or [])
-    return covered
 
 
 def upload_run_requests(

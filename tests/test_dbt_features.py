@@ -3,8 +3,8 @@ against the test database, then the tests read ``analytics`` as the pipeline, th
 analyst would."""
 
 import datetime as dt
-import json
 import math
+import shutil
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -61,6 +61,7 @@ class Built:
     gb_tenant: uuid.UUID
     us_sales: dict[dt.date, Decimal]
     result: dg.ExecuteInProcessResult
+    instance: dg.DagsterInstance
 
 
 def _insert_tenant(conn: sa.Connection, country: str, days: dict[dt.date, Decimal]) -> uuid.UUID:
@@ -121,11 +122,21 @@ def built(settings: FluxSettings, pipeline_engine: sa.Engine) -> Built:
                 for day, arrays in ITEM_DAYS.items()
             ],
         )
+    instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         [public_holidays, flux_dbt_models],
         resources={"database": FluxDatabase(), **features_resources()},
+        instance=instance,
     )
-    return Built(us, gb, us_sales, result)
+    return Built(us, gb, us_sales, result, instance)
+
+
+TARGET = flux_dbt_project().project_dir / flux_dbt_project().target_path
+
+
+def folder(run_id: str) -> str:
+    """The start of the names of a run's dbt target folders (dagster-dbt: ``<op>-<run id[:7]>-``)."""
+    return f"flux_dbt_models-{run_id[:7]}-"
 
 
 def _features(engine: sa.Engine, tenant_id: uuid.UUID) -> dict[dt.date, sa.Row]:
@@ -186,20 +197,16 @@ def test_item_sales_come_out_one_row_per_item_and_day(
 
 
 def test_dbt_build_ran_the_unit_tests(built: Built) -> None:
-    target = flux_dbt_project().project_dir / "target"
-    run_results = list(target.glob(f"flux_dbt_models-{built.result.run_id[:7]}-*/run_results.json"))
-    assert len(run_results) == 1
-    results = json.loads(run_results[0].read_text())["results"]
-    unit_tests = {
-        r["unique_id"].split(".")[-1]: r["status"]
-        for r in results
-        if r["unique_id"].startswith("unit_test.")
-    }
-    assert unit_tests == {
-        "int_sales_daily_filled_makes_missing_days_explicit": "pass",
-        "int_sales_daily_filled_rebuilds_only_the_scoped_tenants": "pass",
-        "features_daily_lags_and_rolling_means": "pass",
-    }
+    [line] = [
+        entry.user_message
+        for entry in built.instance.all_logs(built.result.run_id)
+        if entry.user_message.startswith("dbt unit tests: ")
+    ]
+    assert sorted(line.removeprefix("dbt unit tests: ").split(", ")) == [
+        "features_daily_lags_and_rolling_means pass",
+        "int_sales_daily_filled_makes_missing_days_explicit pass",
+        "int_sales_daily_filled_rebuilds_only_the_scoped_tenants pass",
+    ]
 
 
 def test_features_daily_has_the_training_contract_columns(
@@ -374,6 +381,9 @@ def test_a_tenant_run_rebuilds_its_tenants_and_no_other(
                 )
             )
         assert tenant_run(first, second).success
+        runs = [r.run_id for r in instance.get_runs()]
+    # A successful build leaves no target folder behind (5 MB each, 100 runs a night).
+    assert not [d for d in TARGET.iterdir() for run in runs if d.name.startswith(folder(run))]
     corrected = {**first_days, dt.date(2025, 1, 2): Decimal("1.50")}
     del corrected[dt.date(2025, 1, 10)]
     assert _observed(pipeline_engine, first) == corrected
@@ -404,4 +414,8 @@ def test_a_partition_key_that_is_not_a_tenant_id_never_reaches_the_sql(
     assert not result.success
     [failure] = result.get_step_failure_events()
     assert "not a tenant id" in str(failure.event_specific_data)
+    # A failed build's target folder is kept, for whoever debugs it.
+    [kept] = [d for d in TARGET.iterdir() if d.name.startswith(folder(result.run_id))]
+    assert (kept / "dbt.log").exists()
+    shutil.rmtree(kept)
     assert _observed(pipeline_engine, built.gb_tenant) == before

@@ -1,23 +1,25 @@
 {#
-  A Dagster run for some tenants passes their ids as the var `tenants`
-  (`dbt build --vars '{"tenants": [...]}'`). The incremental models then replace those tenants'
-  rows only, and the data tests read those rows only: a run costs what its tenants hold, not what
-  every tenant holds. Without the var (a full build, or `--full-refresh`) every tenant is rebuilt
-  and tested.
+  A Dagster run for some tenants passes their ids in the environment variable FLUX_DBT_TENANTS, a
+  JSON list (`FLUX_DBT_TENANTS='["<id>", ...]' dbt build`). The incremental models then replace
+  those tenants' rows only, and the data tests read those rows only: a run costs what its tenants
+  hold, not what every tenant holds. Unset or empty (a full build, or `--full-refresh`), every
+  tenant is rebuilt and tested. An environment variable rather than a `--vars`: dbt parses the
+  whole project again whenever its vars change (8-10 s a run), and every run has other tenants.
 #}
 
 {% macro scoped_tenants() -%}
-    {%- set tenants = var('tenants', none) -%}
-    {%- if tenants is none -%}
+    {%- set listed = env_var('FLUX_DBT_TENANTS', '') -%}
+    {%- if not listed -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- if tenants is string -%}
-        {{ exceptions.raise_compiler_error("var tenants: a list of tenant ids, not a string") }}
+    {%- set tenants = fromjson(listed) -%}
+    {%- if tenants is none or tenants is string or tenants is mapping or tenants is not iterable -%}
+        {{ exceptions.raise_compiler_error("FLUX_DBT_TENANTS: a JSON list of tenant ids, not " ~ listed) }}
     {%- endif -%}
     {%- for tenant in tenants -%}
         {#- Ids go into SQL text: anything but a UUID is refused, never quoted. -#}
         {%- if not modules.re.fullmatch('[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}', tenant | string) -%}
-            {{ exceptions.raise_compiler_error("var tenants: not a tenant id: " ~ tenant) }}
+            {{ exceptions.raise_compiler_error("FLUX_DBT_TENANTS: not a tenant id: " ~ tenant) }}
         {%- endif -%}
     {%- endfor -%}
     {{ return(tenants) }}

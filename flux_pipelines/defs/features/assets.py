@@ -1,7 +1,7 @@
 """The dbt models as Dagster assets: ``dbt build`` runs the models and their tests (asset checks).
 
-In a tenant run (an upload's, ``flux run``'s) dbt rebuilds and tests the run's tenants only (the
-var ``tenants``, ``dbt_project/macros/tenant_scope.sql``): a run costs what its tenants hold, not
+In a tenant run (an upload's, ``flux run``'s) dbt rebuilds and tests the run's tenants only
+(``FLUX_DBT_TENANTS``, ``dbt_project/macros/tenant_scope.sql``): a run costs what its tenants hold, not
 what every tenant holds. Materialized outside a tenant run (the UI's features group), the models
 are rebuilt for every tenant from scratch (``--full-refresh``), as a change of their columns needs.
 
@@ -14,6 +14,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -24,6 +25,8 @@ from flux_pipelines.defs.features.project import flux_dbt_project
 from flux_pipelines.defs.features.translator import FluxDbtTranslator
 from flux_pipelines.defs.tenants import run_tenants
 from flux_pipelines.settings import FluxSettings, get_settings
+
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def dbt_connection_env(settings: FluxSettings) -> dict[str, str]:
@@ -61,12 +64,12 @@ def flux_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> I
     tenants = run_tenants(context.run.tags, context.instance)
     if tenants is None:
         context.log.info("not a tenant run: every tenant rebuilt (--full-refresh)")
-        args = ["build", "--full-refresh"]
+        args, scope = ["build", "--full-refresh"], ""
     else:
         context.log.info(f"{len(tenants)} tenant(s) rebuilt")
-        args = ["build", "--vars", json.dumps({"tenants": tenants})]
+        args, scope = ["build"], json.dumps(tenants)
     # Settings are read at run time, not import time: tests point FLUX_DATABASE_URL elsewhere.
-    with environment(dbt_connection_env(get_settings())):
+    with environment({**dbt_connection_env(get_settings()), "FLUX_DBT_TENANTS": scope}):
         invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     # dagster-dbt reports models and data tests as events, unit tests not at all: the log says.
@@ -77,7 +80,21 @@ def flux_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> I
         if r["unique_id"].startswith("unit_test.")
     )
     context.log.info(f"dbt unit tests: {', '.join(unit_tests) or 'none selected'}")
+    keep_parse_state(invocation.target_path)
     # Each invocation writes its own target folder (manifest, compiled SQL, run results: about
     # 5 MB), 100 a night with 10,000 restaurants uploading. What it did is in the run's events;
     # the folder is kept only when the build fails (the stream raises before this), to debug it.
     shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def keep_parse_state(target_path: Path) -> None:
+    """The build's parse state becomes the next build's start: dagster-dbt copies the project's
+    ``target/partial_parse.msgpack`` into each invocation's folder, and dbt then parses only the
+    files changed since (about 3 s instead of 8-10 s, on every run). It comes from a real build
+    because dbt parses everything again when the connection's variables differ from the state's;
+    a state that no longer fits (files, dbt version) dbt detects and ignores. Replaced in one step:
+    a build starting meanwhile copies the old file or the new one, never half of one."""
+    state = target_path / PARTIAL_PARSE_FILE
+    if state.exists():
+        project = flux_dbt_project()
+        os.replace(state, project.project_dir / project.target_path / PARTIAL_PARSE_FILE)

@@ -20,9 +20,9 @@ from sensor_requests import covering
 from flux_api.main import create_app
 from flux_pipelines.db.tables import forecasts, model_versions, uploads
 from flux_pipelines.defs.ingest.sensors import upload_run_requests
-from flux_pipelines.defs.jobs import nightly_retrain
+from flux_pipelines.defs.jobs import nightly_batches, nightly_retrain
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
-from flux_pipelines.defs.tenants import TENANTS, run_tenants, tenants_partitions
+from flux_pipelines.defs.tenants import TENANTS, keys_in_range, run_tenants, tenants_partitions
 from flux_pipelines.demo import RESTAURANTS, demo_sales
 from flux_pipelines.landing import landing_zone
 from flux_pipelines.settings import FluxSettings
@@ -112,6 +112,30 @@ def test_nightly_schedule_batches_every_tenant(instance: dg.DagsterInstance) -> 
     ]
     assert ranges == [(keys[0], keys[99]), (keys[100], keys[199]), (keys[200], keys[249])]
     assert len({r.run_key for r in requests}) == 3
+
+
+def test_nightly_ranges_never_take_more_runs_than_every_tenant_would() -> None:
+    keys = [f"{i:08d}-0000-0000-0000-000000000000" for i in range(1000)]
+    # Few tenants to leave out, together: exact ranges, none of them retrained.
+    wanted = set(keys) - set(keys[100:400])
+    ranges = nightly_batches(keys, wanted)
+    assert ranges == [
+        (keys[0], keys[99]),
+        (keys[400], keys[499]),
+        *[(keys[i], keys[i + 99]) for i in range(500, 1000, 100)],
+    ]
+    # Every other tenant left out: exact ranges would be 500 runs of one tenant. Instead at most
+    # the 10 runs of every tenant, each from a wanted tenant, covering every wanted tenant.
+    wanted = set(keys[::2])
+    ranges = nightly_batches(keys, wanted)
+    assert len(ranges) <= 10
+    covered = [k for first, last in ranges for k in keys_in_range(keys, first, last)]
+    assert wanted <= set(covered) and len(covered) == len(set(covered))
+    assert all(first in wanted and last in wanted for first, last in ranges)
+    assert all(len(keys_in_range(keys, first, last)) <= 100 for first, last in ranges)
+    # Scattered but few: exact ranges while they take no more runs than every tenant would.
+    wanted = {keys[5], keys[50], keys[150], keys[990]}
+    assert nightly_batches(keys, wanted) == [(k, k) for k in sorted(wanted)]
 
 
 def test_an_upload_through_the_api_ends_in_forecasts_only_its_tenant_reads(

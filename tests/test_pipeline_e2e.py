@@ -23,6 +23,7 @@ from flux_pipelines.defs.ingest.sensors import upload_run_requests
 from flux_pipelines.defs.jobs import nightly_batches, nightly_retrain
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 from flux_pipelines.defs.tenants import TENANTS, keys_in_range, run_tenants, tenants_partitions
+from flux_pipelines.defs.training.freshness import current_window_tags
 from flux_pipelines.demo import RESTAURANTS, demo_sales
 from flux_pipelines.landing import landing_zone
 from flux_pipelines.settings import FluxSettings
@@ -259,10 +260,35 @@ def test_an_upload_through_the_api_ends_in_forecasts_only_its_tenant_reads(
     with pipeline_engine.begin() as conn:
         conn.execute(sa.update(uploads).where(late_upload).values(received_at=received_at))
     assert str(tenant) not in nightly_tenants(instance, tonight)
+    # A nightly run whose range still holds the tenant (nightly_batches) passes over it in both
+    # steps, by the window the schedule tagged it with: no new version, the same forecasts.
+    nightly = defs.resolve_job_def("retrain_and_forecast")
+
+    def trained_and_forecast() -> tuple[int, dt.datetime]:
+        with pipeline_engine.connect() as conn:
+            versions = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(model_versions)
+                .where(model_versions.c.tenant_id == tenant)
+            ).scalar_one()
+            written = conn.execute(
+                sa.select(sa.func.max(forecasts.c.created_at)).where(
+                    forecasts.c.tenant_id == tenant
+                )
+            ).scalar_one()
+        return versions, written
+
+    before = trained_and_forecast()
+    window = current_window_tags(tonight - dt.timedelta(hours=12), tonight)
+    run = nightly.execute_in_process(instance=instance, partition_key=str(tenant), tags=window)
+    assert run.success
+    assert trained_and_forecast() == before
+    for asset in ("demand_models", "demand_forecasts"):
+        [materialization] = run.asset_materializations_for_node(asset)
+        assert materialization.metadata["tenants_current"].value == [str(tenant)]
 
     # The nightly's run of a tenant with no sales yet succeeds; the tenant is skipped, not failed,
     # and no retry sensor asks for it again.
-    nightly = defs.resolve_job_def("retrain_and_forecast")
     assert nightly.execute_in_process(instance=instance, partition_key=str(other)).success
     for asset, skipped in (
         ("demand_models", "without_data"),

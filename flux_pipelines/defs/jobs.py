@@ -14,7 +14,7 @@ import dagster as dg
 
 from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.tenants import TENANTS, partition_range_tags, tenants_in_flight
-from flux_pipelines.defs.training.freshness import current_tenants
+from flux_pipelines.defs.training.freshness import current_tenants, current_window_tags
 
 BATCH = 100
 
@@ -77,8 +77,8 @@ def nightly_batches(
 
     Exact ranges (``batches``) when they are few enough. Tenants to leave out that lie scattered
     among the others would cut those into many small runs, each a process start; then each range
-    is instead the next ``size`` keys from a wanted one, to its last wanted key, and retrains the
-    keys left out in between: no more than the nightly did before it left any out."""
+    is instead the next ``size`` keys from a wanted one, to its last wanted key, and the run's
+    assets pass over the keys left out in between (``freshness.tenants_to_work_on``)."""
     exact = batches(keys, wanted, size)
     if len(exact) <= -(-len(keys) // size):
         return exact
@@ -108,11 +108,14 @@ def nightly_retrain(
 ) -> list[dg.RunRequest]:
     keys = list(context.instance.get_dynamic_partitions(TENANTS))
     hours = database.settings.nightly_skip_hours
+    tonight = context.scheduled_execution_time
     current: set[str] = set()
+    window: dict[str, str] = {}
     if hours > 0:
-        since = context.scheduled_execution_time - dt.timedelta(hours=hours)
+        since = tonight - dt.timedelta(hours=hours)
         with database.engine().connect() as conn:
-            current = current_tenants(conn, since)
+            current = current_tenants(conn, since, tonight)
+        window = current_window_tags(since, tonight)
     # An upload run under way trains its tenants on their newest data: the nightly would repeat it.
     busy = tenants_in_flight(context.instance, ingest_to_forecast_job.name, keys)
     wanted = set(keys) - current - busy
@@ -120,11 +123,11 @@ def nightly_retrain(
         f"{len(wanted)} of {len(keys)} tenants to retrain; {len(current)} trained on their "
         f"latest data in the last {hours:g} h, {len(busy - current)} in an upload run"
     )
-    night = context.scheduled_execution_time.strftime("%Y-%m-%d")
+    night = tonight.strftime("%Y-%m-%d")
     return [
         dg.RunRequest(
             run_key=f"nightly-{night}-{i}",
-            tags={**partition_range_tags(first, last), "flux/trigger": "nightly"},
+            tags={**partition_range_tags(first, last), "flux/trigger": "nightly", **window},
         )
         for i, (first, last) in enumerate(nightly_batches(keys, wanted))
     ]

@@ -13,6 +13,7 @@ from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.tenants import tenants_partitions
 from flux_pipelines.defs.training.assets import demand_models
 from flux_pipelines.defs.training.features import last_observed_dates
+from flux_pipelines.defs.training.freshness import tenants_to_work_on
 from flux_pipelines.defs.training.registry import ModelRegistry
 
 
@@ -58,7 +59,13 @@ def demand_forecasts(
     # Never trained (no sales yet, or its first training failed, which the training's own retry
     # takes up): nothing to forecast from, and nothing a forecast retry could change.
     without_model: list[str] = []
-    for tenant in context.partition_keys:
+    # As demand_models did in this run: its forecasts came from the champion it already has.
+    tenants, current = tenants_to_work_on(context.run.tags, engine, list(context.partition_keys))
+    if current:
+        context.log.info(
+            f"{len(current)} tenant(s) forecast by their latest model already, skipped"
+        )
+    for tenant in tenants:
         try:
             tenant_id = UUID(tenant)
             with engine.connect() as conn:
@@ -88,6 +95,7 @@ def demand_forecasts(
         metadata={
             "tenants": len(context.partition_keys),
             "tenants_forecast": len(written),
+            "tenants_current": dg.MetadataValue.json(current),
             "rows": sum(int(w["rows"]) for w in written.values()),
             "tenants_failed": dg.MetadataValue.json(failed),
             "tenants_without_model": dg.MetadataValue.json(without_model),

@@ -12,6 +12,7 @@ from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.tenants import tenants_partitions
 from flux_pipelines.defs.training.backends import TrainingBackendResource
 from flux_pipelines.defs.training.features import read_training_frame
+from flux_pipelines.defs.training.freshness import tenants_to_work_on
 from flux_pipelines.defs.training.registry import ModelRegistry
 
 
@@ -89,7 +90,10 @@ def demand_models(
     training_backend: TrainingBackendResource,
 ) -> dg.MaterializeResult:
     settings, engine = database.settings, database.engine()
-    tenants = list(context.partition_keys)
+    # A nightly run passes over the tenants an upload run has just trained on their latest data.
+    tenants, current = tenants_to_work_on(context.run.tags, engine, list(context.partition_keys))
+    if current:
+        context.log.info(f"{len(current)} tenant(s) trained on their latest data already, skipped")
     with engine.connect() as conn:
         data = read_training_frame(conn, [UUID(t) for t in tenants])
     present = set(data["tenant_id"])
@@ -137,8 +141,9 @@ def demand_models(
         context.add_asset_metadata(partition_metadata(metrics), partition_key=tenant)
     return dg.MaterializeResult(
         metadata={
-            "tenants": len(tenants),
+            "tenants": len(context.partition_keys),
             "tenants_trained": len(trained),
+            "tenants_current": dg.MetadataValue.json(current),
             "tenants_failed": dg.MetadataValue.json(failed),
             "tenants_without_data": dg.MetadataValue.json(without_data),
         }

@@ -3,41 +3,84 @@
 An upload starts a run that retrains its tenant (``ingest_to_forecast``). Restaurants upload in the
 evening, so without this the nightly would train most of them a second time a few hours later, on
 the same data, with the same seed: the same models, and twice the night's work at 10,000 tenants.
+
+The schedule leaves such tenants out of its runs, and tags each run with the window it judged by
+(``CURRENT_WINDOW_TAG``): a run's range may still hold some (``jobs.nightly_batches``), and its
+assets leave those out by the same rule, so that both steps of the run agree on which they are.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 
 from flux_pipelines.db.tables import model_versions, uploads
 from flux_pipelines.defs.training.features import features_daily
 
+CURRENT_WINDOW_TAG = "flux/current_if_trained"
 
-def current_tenants(conn: sa.Connection, trained_since: dt.datetime) -> set[str]:
+
+def current_window_tags(since: dt.datetime, until: dt.datetime) -> dict[str, str]:
+    return {CURRENT_WINDOW_TAG: f"{since.isoformat()}/{until.isoformat()}"}
+
+
+def current_window(tags: Mapping[str, str]) -> tuple[dt.datetime, dt.datetime] | None:
+    """The (since, until) a nightly run's tenants are judged current by; None outside one."""
+    value = tags.get(CURRENT_WINDOW_TAG)
+    if not value:
+        return None
+    since, until = value.split("/")
+    return dt.datetime.fromisoformat(since), dt.datetime.fromisoformat(until)
+
+
+def tenants_to_work_on(
+    tags: Mapping[str, str], engine: sa.Engine, tenants: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """A run's tenants split into those to work on and those left out as current (by the run's
+    window; none outside a nightly run)."""
+    window = current_window(tags)
+    if window is None or not tenants:
+        return list(tenants), []
+    with engine.connect() as conn:
+        current = current_tenants(conn, *window, tenant_ids=tenants)
+    return [t for t in tenants if t not in current], [t for t in tenants if t in current]
+
+
+def current_tenants(
+    conn: sa.Connection,
+    trained_since: dt.datetime,
+    trained_until: dt.datetime | None = None,
+    tenant_ids: Sequence[str] | None = None,
+) -> set[str]:
     """Tenants each of whose series (tenant-metric in ``features_daily``) has a champion trained
-    at or after ``trained_since`` and after the tenant's latest upload was received.
+    from ``trained_since`` (to ``trained_until``, excluded) and after the tenant's latest upload
+    was received; among ``tenant_ids`` if given.
 
     A series without a champion (new, or its training failed) makes its tenant not current, and so
     does an upload received after the training, loaded or not: its own run may still be coming.
     """
     if not sa.inspect(conn).has_table(features_daily.name, schema=features_daily.schema):
         return set()  # dbt has not built the features yet: nothing was trained on them
-    series = (
-        sa.select(features_daily.c.tenant_id, features_daily.c.metric).distinct().subquery("series")
-    )
-    last_upload = (
-        sa.select(uploads.c.tenant_id, sa.func.max(uploads.c.received_at).label("received_at"))
-        .group_by(uploads.c.tenant_id)
-        .subquery("last_upload")
-    )
+    series_query = sa.select(features_daily.c.tenant_id, features_daily.c.metric).distinct()
+    upload_query = sa.select(
+        uploads.c.tenant_id, sa.func.max(uploads.c.received_at).label("received_at")
+    ).group_by(uploads.c.tenant_id)
+    if tenant_ids is not None:
+        ids = [UUID(t) for t in tenant_ids]
+        series_query = series_query.where(features_daily.c.tenant_id.in_(ids))
+        upload_query = upload_query.where(uploads.c.tenant_id.in_(ids))
+    series, last_upload = series_query.subquery("series"), upload_query.subquery("last_upload")
     champion = model_versions.alias("champion")
     trained = champion.c.trained_at
+    in_window = trained >= trained_since
+    if trained_until is not None:
+        in_window = in_window & (trained < trained_until)
     current = sa.func.coalesce(
-        (trained >= trained_since)
-        & ((last_upload.c.received_at.is_(None)) | (trained > last_upload.c.received_at)),
+        in_window & ((last_upload.c.received_at.is_(None)) | (trained > last_upload.c.received_at)),
         sa.false(),
     )
     rows: sa.ScalarResult[Any] = conn.execute(

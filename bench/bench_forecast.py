@@ -17,9 +17,11 @@ The parts above time the training code and the registry on their own. The ``dags
 the real thing on a sample: synthetic restaurants uploaded as CSV files and loaded through every
 asset of ``ingest_to_forecast`` (staged_sales, the dbt models, demand_models, demand_forecasts) as
 ``flux run`` runs it; then what the nightly schedule would ask for at that moment (nothing: the
-upload runs have just trained every tenant on its latest data); then the nightly job
-``retrain_and_forecast`` over every tenant as the daemon launches it, as on a night without
-uploads, a process per run of 100 tenants (``dagster job execute``), two at a time. What it costs
+upload runs have just trained every tenant on its latest data); then the nightly of a night when
+every other restaurant did not upload (its champion made a day earlier), the runs the schedule
+asks for; then the nightly job ``retrain_and_forecast`` over every tenant, as on a night without
+uploads. Runs are launched as the daemon launches them, a process per run of up to 100 tenants
+(``dagster job execute``), two at a time. What the full nightly costs
 beyond training and registration (starting runs, Dagster's events, loading each champion from
 MLflow, writing the forecasts) is its figure less theirs.
 
@@ -692,9 +694,9 @@ def first_night(settings: FluxSettings, count: int) -> int:
     return sum(not r.success for r in results)
 
 
-def scheduled_nightly(settings: FluxSettings) -> tuple[int, int]:
-    """The nightly schedule evaluated now, as the daemon would: how many tenants it leaves out
-    (their upload runs just trained them on their latest data) and how many runs it asks for."""
+def scheduled_nightly(settings: FluxSettings) -> tuple[list[dict[str, str]], int]:
+    """The nightly schedule evaluated now, as the daemon would: the tags of the runs it asks for,
+    and how many tenants it leaves out (their upload runs trained them on their latest data)."""
     import dagster as dg
 
     from flux_pipelines.defs.jobs import nightly_retrain
@@ -709,18 +711,33 @@ def scheduled_nightly(settings: FluxSettings) -> tuple[int, int]:
     requests = list(nightly_retrain(context))
     keys = instance.get_dynamic_partitions(TENANTS)
     asked = {t for r in requests for t in run_tenants(r.tags, instance, keys) or []}
-    return len(keys) - len(asked), len(requests)
+    return [dict(r.tags) for r in requests], len(keys) - len(asked)
 
 
-def launched_nightly(settings: FluxSettings, count: int) -> tuple[float, float, int]:
-    """``retrain_and_forecast`` over every tenant as the daemon launches it: a process per run
-    (``dagster job execute``, the job's own executor), ``NIGHTLY_RUNS`` at a time, a batch of
-    ``BATCH`` tenants each. Returns wall seconds, the machine's busy CPU-seconds and failed runs."""
-    keys = list(dagster_instance(settings).get_dynamic_partitions(TENANTS))
+def age_champions(settings: FluxSettings, tenant_ids: list[str], hours: float) -> None:
+    """As if these tenants' champions were trained ``hours`` earlier (by the night before)."""
+    with get_engine("pipeline", settings).begin() as conn:
+        conn.execute(
+            sa.update(model_versions)
+            .where(model_versions.c.tenant_id.in_([uuid.UUID(t) for t in tenant_ids]))
+            .values(trained_at=model_versions.c.trained_at - pd.Timedelta(hours=hours))
+        )
+
+
+def launched_nightly(
+    settings: FluxSettings, count: int, runs: list[dict[str, str]] | None = None, label: str = ""
+) -> tuple[float, float, int]:
+    """``retrain_and_forecast`` as the daemon launches it: a process per run (``dagster job
+    execute``, the job's own executor), ``NIGHTLY_RUNS`` at a time; ``runs``: each run's tags
+    (default: every tenant, a batch of ``BATCH`` each). Returns wall seconds, the machine's busy
+    CPU-seconds and failed runs."""
+    if runs is None:
+        keys = list(dagster_instance(settings).get_dynamic_partitions(TENANTS))
+        runs = [partition_range_tags(a, b) for a, b in job_batches(keys)]
     env = {**os.environ, **dagster_environment(settings)}
     command = [str(Path(sys.executable).with_name("dagster")), "job", "execute"]
     command += ["-m", "flux_pipelines.definitions", "-j", "retrain_and_forecast", "--tags"]
-    pending = list(enumerate(partition_range_tags(a, b) for a, b in job_batches(keys)))
+    pending = list(enumerate(runs))
     running: list[subprocess.Popen[bytes]] = []
     failed = 0
     started, busy = time.perf_counter(), _machine_busy()[0]
@@ -737,7 +754,9 @@ def launched_nightly(settings: FluxSettings, count: int) -> tuple[float, float, 
             running.remove(run)
             failed += run.returncode != 0
     seconds, used = time.perf_counter() - started, (_machine_busy()[0] - busy) / _CLOCK_TICKS
-    _report(f"retrain_and_forecast, {NIGHTLY_RUNS} launched runs at a time", count, seconds, used)
+    _report(
+        f"retrain_and_forecast{label}, {NIGHTLY_RUNS} launched runs at a time", count, seconds, used
+    )
     return seconds, used, failed
 
 
@@ -751,21 +770,38 @@ def dagster_runs() -> None:
     print(f"dagster: {len(ids)} restaurants uploaded as CSV, {BATCH} tenants a run", flush=True)
     with PeakMemory() as memory:
         first_failed = first_night(settings, count)
-        left_out, runs = scheduled_nightly(settings)
+        runs, left_out = scheduled_nightly(settings)
         print(
             f"  the nightly schedule right after: {left_out} of {count} tenants left out (trained "
-            f"on their latest uploads within FLUX_NIGHTLY_SKIP_HOURS), {runs} runs asked for",
+            f"on their latest uploads within FLUX_NIGHTLY_SKIP_HOURS), {len(runs)} runs asked for",
             flush=True,
         )
-        # Timed below: the nightly of a day when no upload run came first, every tenant retrained.
-        seconds, used, failed = launched_nightly(settings, count)
+        # A night when every other restaurant did not upload: its champion is the night before's.
+        age_champions(settings, ids[::2], hours=24)
+        runs, left_out = scheduled_nightly(settings)
+        print(
+            f"  every other tenant's champion a day old: {left_out} of {count} left out, "
+            f"{len(runs)} runs asked for",
+            flush=True,
+        )
+        half_seconds, half_used, half_failed = launched_nightly(
+            settings, count, runs, " (half the tenants current)"
+        )
+        # The nightly of a day when no upload run came first: every tenant retrained.
+        full_started = pd.Timestamp.now(tz="UTC")
+        seconds, used, failed = launched_nightly(settings, count, label=" (every tenant)")
     with get_engine("pipeline", settings).connect() as conn:
-        # Version 1 came from the first night; the nightly made version 2 the champion.
         retrained = conn.execute(
             sa.select(sa.func.count(sa.distinct(model_versions.c.tenant_id))).where(
-                model_versions.c.is_champion, model_versions.c.version == 2
+                model_versions.c.is_champion, model_versions.c.trained_at >= full_started
             )
         ).scalar()
+    print(
+        f"dagster {count}: the nightly with half the tenants current {half_seconds:.0f} s, "
+        f"{half_used:.0f} CPU-s, {half_seconds / seconds:.2f} of the full nightly's time",
+        flush=True,
+    )
+    failed += half_failed
     per_10k = seconds / count * 10_000
     print(
         f"dagster {count}: the nightly {seconds:.0f} s, {used:.0f} CPU-s, "

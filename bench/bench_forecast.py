@@ -720,7 +720,7 @@ def age_champions(settings: FluxSettings, tenant_ids: list[str], hours: float) -
         conn.execute(
             sa.update(model_versions)
             .where(model_versions.c.tenant_id.in_([uuid.UUID(t) for t in tenant_ids]))
-            .values(trained_at=model_versions.c.trained_at - pd.Timedelta(hours=hours))
+            .values(trained_at=model_versions.c.trained_at - sa.cast(f"{hours} hours", sa.Interval))
         )
 
 

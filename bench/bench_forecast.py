@@ -703,12 +703,12 @@ def scheduled_nightly(settings: FluxSettings) -> tuple[list[dict[str, str]], int
     from flux_pipelines.defs.resources import FluxDatabase
 
     instance = dagster_instance(settings)
-    context = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=instance,
         scheduled_execution_time=pd.Timestamp.now(tz="UTC").to_pydatetime(),
         resources={"database": FluxDatabase()},
-    )
-    requests = list(nightly_retrain(context))
+    ) as context:
+        requests = list(nightly_retrain(context))
     keys = instance.get_dynamic_partitions(TENANTS)
     asked = {t for r in requests for t in run_tenants(r.tags, instance, keys) or []}
     return [dict(r.tags) for r in requests], len(keys) - len(asked)

@@ -62,7 +62,7 @@ class Built:
     gb_tenant: uuid.UUID
     us_sales: dict[dt.date, Decimal]
     result: dg.ExecuteInProcessResult
-    instance: dg.DagsterInstance
+    logged: list[str]  # the build run's log messages
 
 
 def _insert_tenant(conn: sa.Connection, country: str, days: dict[dt.date, Decimal]) -> uuid.UUID:
@@ -123,13 +123,14 @@ def built(settings: FluxSettings, pipeline_engine: sa.Engine) -> Built:
                 for day, arrays in ITEM_DAYS.items()
             ],
         )
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(
-        [public_holidays, flux_dbt_models],
-        resources={"database": FluxDatabase(), **features_resources()},
-        instance=instance,
-    )
-    return Built(us, gb, us_sales, result, instance)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [public_holidays, flux_dbt_models],
+            resources={"database": FluxDatabase(), **features_resources()},
+            instance=instance,
+        )
+        logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    return Built(us, gb, us_sales, result, logged)
 
 
 TARGET = flux_dbt_project().project_dir / flux_dbt_project().target_path
@@ -198,11 +199,7 @@ def test_item_sales_come_out_one_row_per_item_and_day(
 
 
 def test_dbt_build_ran_the_unit_tests(built: Built) -> None:
-    [line] = [
-        entry.user_message
-        for entry in built.instance.all_logs(built.result.run_id)
-        if entry.user_message.startswith("dbt unit tests: ")
-    ]
+    [line] = [message for message in built.logged if message.startswith("dbt unit tests: ")]
     assert sorted(line.removeprefix("dbt unit tests: ").split(", ")) == [
         "features_daily_lags_and_rolling_means pass",
         "int_sales_daily_filled_makes_missing_days_explicit pass",

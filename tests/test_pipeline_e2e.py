@@ -23,7 +23,7 @@ from flux_pipelines.defs.ingest.sensors import upload_run_requests
 from flux_pipelines.defs.jobs import nightly_batches, nightly_retrain
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 from flux_pipelines.defs.tenants import TENANTS, keys_in_range, run_tenants, tenants_partitions
-from flux_pipelines.defs.training.freshness import current_window_tags
+from flux_pipelines.defs.training.freshness import current_window_tags, tenants_to_work_on
 from flux_pipelines.demo import RESTAURANTS, demo_sales
 from flux_pipelines.landing import landing_zone
 from flux_pipelines.settings import FluxSettings
@@ -88,18 +88,24 @@ def test_definitions_load_with_the_whole_graph(defs: dg.Definitions) -> None:
 
 
 def nightly_requests(instance: dg.DagsterInstance, at: dt.datetime) -> list[dg.RunRequest]:
-    context = dg.build_schedule_context(
+    # As a context manager: its resources are torn down here, not whenever the collector comes by
+    # (which reset Dagster's current instance to this test's long after it was gone).
+    with dg.build_schedule_context(
         instance=instance, scheduled_execution_time=at, resources={"database": FluxDatabase()}
-    )
-    return list(nightly_retrain(context))
+    ) as context:
+        return list(nightly_retrain(context))
 
 
 def nightly_tenants(instance: dg.DagsterInstance, at: dt.datetime) -> set[str]:
-    """The tenants the nightly scheduled ``at`` would retrain."""
+    """The tenants the nightly scheduled ``at`` would retrain: in its runs' ranges, and not passed
+    over by their assets as current."""
+    engine = FluxDatabase().engine()
     return {
         tenant
         for request in nightly_requests(instance, at)
-        for tenant in run_tenants(request.tags, instance) or []
+        for tenant in tenants_to_work_on(
+            request.tags, engine, run_tenants(request.tags, instance) or []
+        )[0]
     }
 
 

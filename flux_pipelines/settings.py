@@ -73,7 +73,7 @@ class FluxSettings(BaseSettings):
         le=24,
         description="the nightly leaves out a tenant whose every champion was trained within this "
         "many hours before it and after the tenant's latest upload (its upload run did it); "
-        "0: the nightly retrains every tenant",
+        "0: none is left out for that (tenants an upload run is still training always are)",
     )
     upload_max_bytes: int = 100 * 1024 * 1024
     log_level: str = "INFO"

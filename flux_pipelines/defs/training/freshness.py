@@ -53,11 +53,11 @@ def tenants_to_work_on(
 def current_tenants(
     conn: sa.Connection,
     trained_since: dt.datetime,
-    trained_until: dt.datetime | None = None,
+    trained_until: dt.datetime,
     tenant_ids: Sequence[str] | None = None,
 ) -> set[str]:
     """Tenants each of whose series (tenant-metric in ``features_daily``) has a champion trained
-    from ``trained_since`` (to ``trained_until``, excluded) and after the tenant's latest upload
+    from ``trained_since`` to ``trained_until`` (excluded) and after the tenant's latest upload
     was received; among ``tenant_ids`` if given.
 
     A series without a champion (new, or its training failed) makes its tenant not current, and so
@@ -76,9 +76,7 @@ def current_tenants(
     series, last_upload = series_query.subquery("series"), upload_query.subquery("last_upload")
     champion = model_versions.alias("champion")
     trained = champion.c.trained_at
-    in_window = trained >= trained_since
-    if trained_until is not None:
-        in_window = in_window & (trained < trained_until)
+    in_window = (trained >= trained_since) & (trained < trained_until)
     current = sa.func.coalesce(
         in_window & ((last_upload.c.received_at.is_(None)) | (trained > last_upload.c.received_at)),
         sa.false(),

@@ -32,6 +32,13 @@ def _unique_dates(dates: pd.Series) -> pd.Series:
 
 
 NON_NEGATIVE = pa.Check(lambda values: values >= 0, name="non_negative")
+# flux.staged_sales keeps numeric(14, 2); a value it cannot hold is the file's error, found here,
+# not a failure of the database's write (which would fail every upload of the batch).
+MAX_AMOUNT = 1e12
+# flux.staged_item_sales keeps quantities as numeric(14, 3).
+MAX_QUANTITY = 1e11
+BELOW_MAX = pa.Check(lambda values: values < MAX_AMOUNT, name="below_max")
+QUANTITY_BELOW_MAX = pa.Check(lambda values: values < MAX_QUANTITY, name="quantity_below_max")
 PLAUSIBLE_DATE = pa.Check(_not_before_earliest, name="not_before_earliest")
 
 
@@ -55,7 +62,7 @@ def _daily_schema(today: dt.date, measures: tuple[str, ...]) -> pa.DataFrameSche
                     pa.Check(_unique_dates, name="unique_date"),
                 ],
             ),
-            **{m: pa.Column("float64", NON_NEGATIVE, nullable=True) for m in measures},
+            **{m: pa.Column("float64", [NON_NEGATIVE, BELOW_MAX], nullable=True) for m in measures},
         },
         strict=True,
         ordered=False,
@@ -81,7 +88,7 @@ def staged_daily_schema(today: dt.date) -> pa.DataFrameSchema:
                 "datetime64[s]",
                 [pa.Check.ge(pd.Timestamp(EARLIEST_DATE)), pa.Check.le(pd.Timestamp(today))],
             ),
-            "value": pa.Column("float64", NON_NEGATIVE),
+            "value": pa.Column("float64", [NON_NEGATIVE, BELOW_MAX]),
         },
         unique=["upload", "metric", "date"],
         strict=True,
@@ -102,8 +109,8 @@ def staged_daily_violations(frame: pd.DataFrame, today: dt.date) -> pd.DataFrame
 
 _LINE_ITEM_SCHEMA = pa.DataFrameSchema(
     {
-        "quantity": pa.Column("float64", NON_NEGATIVE),
-        "price": pa.Column("float64", NON_NEGATIVE, nullable=True),
+        "quantity": pa.Column("float64", [NON_NEGATIVE, QUANTITY_BELOW_MAX]),
+        "price": pa.Column("float64", [NON_NEGATIVE, BELOW_MAX], nullable=True),
     },
     strict=True,
 )
@@ -135,6 +142,8 @@ def reason(check: str, column: str, today: dt.date) -> str:
         ),
         "unique_date": "this date is on more than one line with different values; none was loaded",
         "non_negative": f"{column} cannot be negative",
+        "below_max": f"{column} is larger than any day of a restaurant can be (a broken cell?)",
+        "quantity_below_max": f"{column} is larger than any day of a restaurant can be (a broken cell?)",
     }
     return reasons.get(check, f"{column} failed the check {check}")
 

@@ -10,6 +10,7 @@ import datetime as dt
 import typing
 
 from flux_pipelines.defs.ingest.parsing.daily import parse_daily
+from flux_pipelines.defs.ingest.parsing.guard import GuardedReads, SourceUnavailable, refusal_for
 from flux_pipelines.defs.ingest.parsing.layouts import (
     Layout,
     detect_layout,
@@ -21,7 +22,13 @@ from flux_pipelines.defs.ingest.parsing.result import ParsedUpload, UnreadableUp
 from flux_pipelines.defs.ingest.parsing.source import Candidate, Candidates, open_source
 from flux_pipelines.defs.ingest.parsing.spreadsheet import spreadsheet_safe
 
-__all__ = ["ParsedUpload", "UnreadableUpload", "parse_upload", "spreadsheet_safe"]
+__all__ = [
+    "ParsedUpload",
+    "SourceUnavailable",
+    "UnreadableUpload",
+    "parse_upload",
+    "spreadsheet_safe",
+]
 
 
 def _choose_header(
@@ -49,12 +56,19 @@ def parse_upload(
     today: dt.date,
     column_mapping: dict[str, str] | None = None,
 ) -> ParsedUpload:
-    """Parses one uploaded file; raises ``UnreadableUpload`` when nothing of it can be loaded.
+    """Parses one uploaded file; raises ``UnreadableUpload`` when nothing of it can be loaded,
+    whatever in the file made the reading fail, and ``SourceUnavailable`` when ``stream`` itself
+    failed to give its bytes (not the file's fault: worth another try).
 
     ``filename`` is informational only: the content decides (a ``.csv`` may be gzip, or UTF-16).
     """
-    source = open_source(stream)
-    header, layout = _choose_header(source.candidates, column_mapping)
-    if layout.is_line_items:
-        return parse_line_items(source, header, layout, today)
-    return parse_daily(source, header, layout, today)
+    try:
+        source = open_source(typing.cast(typing.BinaryIO, GuardedReads(stream)))
+        header, layout = _choose_header(source.candidates, column_mapping)
+        if layout.is_line_items:
+            return parse_line_items(source, header, layout, today)
+        return parse_daily(source, header, layout, today)
+    except (UnreadableUpload, SourceUnavailable, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the file made parsing fail: say so to its owner
+        raise refusal_for(exc) from exc

@@ -25,7 +25,7 @@ from flux_pipelines.defs.ingest.parsing.layouts import DAILY_MEASURES, Layout
 from flux_pipelines.defs.ingest.parsing.outliers import MIN_DAYS, THRESHOLD, outlier_warnings
 from flux_pipelines.defs.ingest.parsing.result import DAILY_ROWS, ParsedUpload, no_rejections
 from flux_pipelines.defs.ingest.parsing.source import Candidate, TextSource
-from flux_pipelines.defs.ingest.schemas import EARLIEST_DATE
+from flux_pipelines.defs.ingest.schemas import EARLIEST_DATE, MAX_AMOUNT
 
 # Larger files are daily files of decades or line-item exports: the careful path streams them.
 PLAIN_MAX_CHARS = 1 << 20
@@ -117,6 +117,8 @@ def _parse(text: str, header: Candidate, layout: Layout, today: dt.date) -> Pars
         m: np.fromiter(map(float, cells[layout.columns[m] :: width]), np.float64, count)
         for m in measures
     }
+    if any(float(column.max(initial=0.0)) >= MAX_AMOUNT for column in values.values()):
+        return None  # the careful path rejects the line that staging could not hold
     warnings: list[str] = []
     if _may_have_outliers(values):
         names = {role: header.cells[position] for role, position in layout.columns.items()}

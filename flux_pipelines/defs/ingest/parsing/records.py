@@ -210,7 +210,10 @@ def _parse_exactly(
     if int(valid.sum()) != table.num_rows:
         return _parse_with_csv(block, first_line, width, delimiter, wanted)
     odd = np.flatnonzero(~blank & ~valid)
-    rows = [_split(block[starts[i] : stops[i]].decode("utf-8", "replace"), delimiter) for i in odd]
+    rows = [
+        _split_line(block[starts[i] : stops[i]].decode("utf-8", "replace"), delimiter, line)
+        for i, line in zip(odd, record_lines[odd].tolist(), strict=True)
+    ]
     _check_width(rows, record_lines[odd], width)
     lines = np.concatenate((record_lines[valid], record_lines[odd]))
     order = np.argsort(lines, kind="stable")
@@ -248,6 +251,21 @@ def _split(text: str, delimiter: str) -> list[str]:
     return next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
 
 
+def _broken_line(line: int, error: csv.Error) -> UnreadableUpload:
+    return UnreadableUpload(
+        f"Line {line} of the file cannot be read as CSV ({error}): the export is probably "
+        "broken there (an opening quote that is never closed, for instance). Export the file "
+        "again and upload that."
+    )
+
+
+def _split_line(text: str, delimiter: str, line: int) -> list[str]:
+    try:
+        return _split(text, delimiter)
+    except csv.Error as error:
+        raise _broken_line(line, error) from error
+
+
 def _too_many(row: list[str], width: int) -> bool:
     """Fields past the header's with something in them (trailing empty ones are harmless)."""
     return any(field.strip() for field in row[width:])
@@ -272,11 +290,14 @@ def _parse_with_csv(
     rows: list[list[str]] = []
     lines: list[int] = []
     consumed = 0
-    for row in reader:
-        line, consumed = first_line + consumed, reader.line_num
-        if row:
-            rows.append(row)
-            lines.append(line)
+    try:
+        for row in reader:
+            line, consumed = first_line + consumed, reader.line_num
+            if row:
+                rows.append(row)
+                lines.append(line)
+    except csv.Error as error:
+        raise _broken_line(first_line + consumed, error) from error
     numbers = np.array(lines, dtype=np.int64)
     _check_width(rows, numbers, width)
     return Records(

@@ -14,10 +14,10 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flux_core.filetypes import GZIP_MAGIC, binary_format, utf16_encoding
 from flux_pipelines.defs.ingest.parsing.result import UnreadableUpload
 
 SNIFF_BYTES = 64 * 1024
-GZIP_MAGIC = b"\x1f\x8b"
 # Sales CSVs compress about 6x, a bomb 1000x. Small files get room before the ratio applies.
 MAX_COMPRESSION_RATIO = 50
 RATIO_GRACE_BYTES = 16 * 1024 * 1024
@@ -25,16 +25,6 @@ MAX_DECOMPRESSED_BYTES = 2 * 1024 * 1024 * 1024
 DELIMITERS = (",", ";", "\t", "|")
 HEADER_SEARCH_LINES = 10
 
-_NOT_TEXT = {
-    b"PK\x03\x04": "a zip archive or an Excel/Numbers workbook",
-    b"%PDF": "a PDF document",
-    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) workbook",
-    b"\x89PNG": "an image",
-    b"\xff\xd8\xff": "an image",
-    b"BZh": "a bzip2 archive",
-    b"\xfd7zXZ": "an xz archive",
-    b"7z\xbc\xaf": "a 7-zip archive",
-}
 _SAVE_AS_CSV = (
     "Please export or save it as CSV (comma- or semicolon-separated text) and upload that."
 )
@@ -174,18 +164,10 @@ def _read_head(stream: typing.BinaryIO | io.RawIOBase, size: int) -> bytes:
 def _detect_encoding(head: bytes) -> str:
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    sample = head[:4096]
-    if b"\x00" in sample:
-        # Text in UTF-16 without a byte-order mark: every other byte of ASCII is zero.
-        even_zeros = sample[0::2].count(0)
-        odd_zeros = sample[1::2].count(0)
-        half = len(sample) / 2
-        if odd_zeros > 0.4 * half and even_zeros < 0.1 * half:
-            return "utf-16-le"
-        if even_zeros > 0.4 * half and odd_zeros < 0.1 * half:
-            return "utf-16-be"
+    utf16 = utf16_encoding(head)
+    if utf16 is not None:
+        return utf16
+    if b"\x00" in head[:4096]:
         raise UnreadableUpload(f"This file is not text (it holds binary data). {_SAVE_AS_CSV}")
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
@@ -250,9 +232,9 @@ def open_source(stream: typing.BinaryIO) -> TextSource:
     head = _read_head(raw, SNIFF_BYTES)
     if not head.strip():
         raise UnreadableUpload("The file is empty: there is nothing to load.")
-    for magic, what in _NOT_TEXT.items():
-        if head.startswith(magic):
-            raise UnreadableUpload(f"This file is {what}, not a CSV. {_SAVE_AS_CSV}")
+    what = binary_format(head)
+    if what is not None:
+        raise UnreadableUpload(f"This file is {what}, not a CSV. {_SAVE_AS_CSV}")
     encoding = _detect_encoding(head)
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     text_head = decoder.decode(head, final=len(head) < SNIFF_BYTES)

@@ -207,31 +207,6 @@ def test_a_batch_gives_each_upload_the_outcome_it_gets_alone(
     assert all(o.skipped for o in again)
 
 
-def test_an_upload_that_breaks_its_batch_fails_alone(
-    settings: FluxSettings, pipeline_engine: sa.Engine, make_tenant
-) -> None:
-    zone = landing_zone(settings)
-    good, bad = make_tenant(), make_tenant()
-    first = _upload(settings, pipeline_engine, good, "date,sales\n2025-03-01,100\n")
-    # Parsed fine, but more than staging's numeric(14, 2) holds: the database refuses the batch.
-    broken = _upload(settings, pipeline_engine, bad, "date,sales\n2025-03-01,1000000000000000\n")
-    later = _upload(settings, pipeline_engine, bad, "date,sales\n2025-03-02,5\n")
-    last = _upload(settings, pipeline_engine, good, "date,sales\n2025-03-02,200\n")
-
-    outcomes = load_uploads(pipeline_engine, zone, [first, broken, later, last])
-
-    assert [o.status for o in outcomes] == ["loaded", "failed", "failed", "loaded"]
-    assert "overflow" in (outcomes[1].error or "")
-    assert str(broken) in (outcomes[2].error or "")  # not loaded out of order
-    assert _staged(pipeline_engine, good) == {
-        ("sales", "2025-03-01"): 100.0,
-        ("sales", "2025-03-02"): 200.0,
-    }
-    assert _staged(pipeline_engine, bad) == {}
-    with pipeline_engine.connect() as conn:
-        assert pending_uploads_of(conn, [bad]) == [broken, later]
-
-
 def test_rows_breaking_the_staging_rules_never_reach_staging(
     settings: FluxSettings, pipeline_engine: sa.Engine, make_tenant
 ) -> None:

@@ -65,6 +65,8 @@ uploads = sa.Table(
     ),
     sa.Column("column_mapping", JSONB(none_as_null=True)),
     sa.Column("warnings", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    # 0009: load attempts that failed for a reason outside the file (status 'failed' once spent).
+    sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
 )
 
 staged_sales = sa.Table(

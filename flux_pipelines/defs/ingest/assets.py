@@ -38,13 +38,18 @@ def staged_sales(
     outcomes = load_uploads(engine, zone, upload_ids)
     failures: dict[str, list[str]] = defaultdict(list)
     for outcome in outcomes:
-        if outcome.status == "failed":
+        if outcome.status == "retry":
+            # Not the file's fault: its tenant is run again (retry_failed_loads).
             failures[str(outcome.tenant_id)].append(f"upload {outcome.upload_id}: {outcome.error}")
-            context.log.error(f"load failed: {_describe(outcome)}")
+            context.log.error(f"load failed, to be tried again: {_describe(outcome)}")
+        elif outcome.status == "failed":
+            context.log.error(
+                f"load given up after {outcome.attempts} attempts: {_describe(outcome)}"
+            )
         elif outcome.status != "loaded" or outcome.rows_rejected:
             context.log.warning(_describe(outcome))
     failed = {tenant: "; ".join(errors) for tenant, errors in failures.items()}
-    loaded = [o for o in outcomes if o.status != "failed"]
+    loaded = [o for o in outcomes if o.status not in ("retry", "failed")]
     context.log.info(
         f"{len(tenants)} tenant(s), {len(outcomes)} upload(s): "
         f"{sum(o.status == 'loaded' and not o.skipped for o in loaded)} loaded, "
@@ -61,6 +66,8 @@ def staged_sales(
             "days_replaced": sum(o.days_replaced for o in loaded),
             "uploads_rejected": sum(o.status == "rejected" for o in loaded),
             "uploads_duplicate": sum(o.status == "duplicate" for o in loaded),
+            "uploads_failed": sum(o.status == "failed" for o in outcomes),
+            "uploads_to_retry": sum(o.status == "retry" for o in outcomes),
             "tenants_failed": dg.MetadataValue.json(failed),
         }
     )

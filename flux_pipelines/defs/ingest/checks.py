@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from flux_pipelines.db.tables import staged_sales, tenants, uploads
 from flux_pipelines.defs.ingest.assets import staged_sales as staged_sales_asset
+from flux_pipelines.defs.ingest.loader import SETTLED
 from flux_pipelines.defs.resources import FluxDatabase
 
 MAX_REJECTION_RATE = 0.05
@@ -103,10 +104,11 @@ def row_counts(database: FluxDatabase) -> dg.AssetCheckResult:
     owned = sa.select(staged_sales.c.upload_id).where(
         staged_sales.c.upload_id == uploads.c.upload_id
     )
-    # A tenant's newest loaded upload must own rows; older ones may have been wholly corrected.
+    # A tenant's newest loaded upload must own rows; older ones may have been wholly corrected
+    # (newest as received: the later upload of a day wins, whichever was loaded last).
     other = uploads.alias("other")
     newest = (
-        sa.select(sa.func.max(other.c.processed_at))
+        sa.select(sa.func.max(other.c.received_at))
         .where(other.c.tenant_id == uploads.c.tenant_id, other.c.status == "loaded")
         .scalar_subquery()
     )
@@ -121,7 +123,7 @@ def row_counts(database: FluxDatabase) -> dg.AssetCheckResult:
                 sa.select(uploads.c.upload_id).where(
                     uploads.c.status == "loaded",
                     uploads.c.rows_loaded > 0,
-                    uploads.c.processed_at == newest,
+                    uploads.c.received_at == newest,
                     ~sa.exists(owned),
                 )
             ).scalars()
@@ -133,5 +135,78 @@ def row_counts(database: FluxDatabase) -> dg.AssetCheckResult:
             "rows_by_metric": dg.MetadataValue.json(per_metric),
             "rows_total": sum(per_metric.values()),
             "uploads_without_rows": dg.MetadataValue.json([str(u) for u in orphaned[:SHOWN]]),
+        },
+    )
+
+
+UNSETTLED_AFTER = dt.timedelta(hours=1)
+
+
+def unsettled_uploads(conn: sa.Connection, older_than: dt.timedelta) -> list[sa.Row]:
+    """Uploads received more than ``older_than`` ago that no load has settled, oldest first."""
+    return list(
+        conn.execute(
+            sa.select(
+                uploads.c.tenant_id,
+                uploads.c.upload_id,
+                uploads.c.received_at,
+                uploads.c.attempts,
+                uploads.c.error,
+            )
+            .where(
+                uploads.c.status.not_in(SETTLED),
+                uploads.c.received_at < sa.func.now() - older_than,
+            )
+            .order_by(uploads.c.received_at)
+        ).all()
+    )
+
+
+@dg.asset_check(
+    asset=staged_sales_asset,
+    description="No upload waits more than an hour to be settled (loaded, rejected, duplicate or "
+    "failed); failed uploads of the last day are listed for an operator (`flux uploads retry`).",
+)
+def uploads_settled(database: FluxDatabase) -> dg.AssetCheckResult:
+    with database.engine().connect() as conn:
+        stuck = unsettled_uploads(conn, UNSETTLED_AFTER)
+        failed = conn.execute(
+            sa.select(uploads.c.tenant_id, uploads.c.upload_id, uploads.c.attempts, uploads.c.error)
+            .where(
+                uploads.c.status == "failed",
+                uploads.c.processed_at > sa.func.now() - dt.timedelta(days=1),
+            )
+            .order_by(uploads.c.processed_at.desc())
+        ).all()
+    return dg.AssetCheckResult(
+        passed=not stuck,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "uploads_unsettled": len(stuck),
+            "tenants_unsettled": len({r.tenant_id for r in stuck}),
+            "oldest_received_at": stuck[0].received_at.isoformat() if stuck else "",
+            "unsettled": dg.MetadataValue.json(
+                [
+                    {
+                        "tenant": str(r.tenant_id),
+                        "upload": str(r.upload_id),
+                        "received_at": r.received_at.isoformat(),
+                        "attempts": r.attempts,
+                        "last_error": r.error,
+                    }
+                    for r in stuck[:SHOWN]
+                ]
+            ),
+            "failed_last_day": dg.MetadataValue.json(
+                [
+                    {
+                        "tenant": str(r.tenant_id),
+                        "upload": str(r.upload_id),
+                        "attempts": r.attempts,
+                        "error": r.error,
+                    }
+                    for r in failed[:SHOWN]
+                ]
+            ),
         },
     )

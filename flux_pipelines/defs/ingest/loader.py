@@ -12,6 +12,13 @@ run of tenants: small uploads go in batches, one transaction per batch (one COPY
 all their daily rows, whose pandera check also runs once per batch), a few batches at a time.
 Each upload still gets exactly its own outcome; a batch that fails for any reason is loaded again
 upload by upload, so one bad upload cannot change what happens to the others.
+
+An upload is judged on its own. Whatever in a file makes it unreadable (or unstorable: a value the
+database refuses) rejects it, at once and for good. A failure from outside the file (the database or
+the landing zone gone) counts an attempt on the upload; the upload stays pending for the retry, and
+once ``MAX_LOAD_ATTEMPTS`` are spent it is ``failed``. Neither holds the tenant's later uploads
+back: the order rule that matters, the later upload of a day wins, is kept by the merge itself
+(``staging``), whatever order the uploads load in.
 """
 
 from __future__ import annotations
@@ -30,7 +37,11 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from flux_pipelines.db.tables import rejected_rows, uploads
-from flux_pipelines.defs.ingest.parsing import ParsedUpload, UnreadableUpload, parse_upload
+from flux_pipelines.defs.ingest.parsing import (
+    ParsedUpload,
+    UnreadableUpload,
+    parse_upload,
+)
 from flux_pipelines.defs.ingest.staging import (
     Staged,
     StagingRulesBroken,
@@ -52,7 +63,9 @@ __all__ = [
     "pending_uploads_of",
 ]
 
-SETTLED = ("loaded", "rejected", "duplicate")
+SETTLED = ("loaded", "rejected", "duplicate", "failed")
+# Tries of an upload that fail for a reason outside the file, before it is given up as failed.
+MAX_LOAD_ATTEMPTS = 3
 # A batch is one transaction: large enough that its fixed costs vanish, small enough that a retry
 # upload by upload (after a failure) stays short.
 BATCH_UPLOADS = 100
@@ -67,8 +80,10 @@ HASH_BLOCK = 1 << 20
 
 @dataclass(frozen=True)
 class LoadOutcome:
-    """What a load did to one upload. ``status`` is the upload's status, or ``failed`` when the
-    load raised (``load_uploads`` only): the upload is then untouched, still pending."""
+    """What a load did to one upload: ``status`` is the upload's status after it. ``retry``
+    (``load_uploads`` only): the load failed for a reason outside the file, nothing of it was
+    kept, and the upload is still pending for another try; ``failed``: that happened for the last
+    time. ``attempts``: the tries that failed so."""
 
     upload_id: UUID
     tenant_id: UUID
@@ -84,6 +99,7 @@ class LoadOutcome:
     replaced_uploads: tuple[UUID, ...] = ()
     items_written: int = 0
     warnings: tuple[str, ...] = field(default=())
+    attempts: int = 0
 
 
 def pending_uploads(conn: sa.Connection, tenant_id: UUID) -> list[UUID]:
@@ -185,10 +201,11 @@ def _load_round(
     for entry in staged:
         items = entry.parsed.item_rows
         if items is not None and items.num_rows:
-            entry.items_written, replaced = merge_items(
+            entry.items_written, replaced, kept = merge_items(
                 conn, tables, entry.row.tenant_id, entry.row.upload_id, items
             )
             entry.replaced.add(replaced)
+            entry.kept.add(kept)
     rejected = [r for entry in staged for r in rejection_rows(entry)]
     if rejected:
         conn.execute(sa.insert(rejected_rows), rejected)
@@ -202,6 +219,13 @@ def _load_round(
         loaded = parsed.rows_total - rejected_lines
         first, last = pc.min_max(parsed.daily_rows["date"]).values()
         corrected = tuple(sorted(entry.replaced.uploads))
+        warnings = list(parsed.warnings)
+        if entry.kept.days:
+            warnings.append(
+                f"{len(entry.kept.days)} day(s) of this file were not loaded: a later upload "
+                f"({', '.join(map(str, sorted(entry.kept.uploads)))}) already covers them, "
+                "and the later upload of a day wins"
+            )
         settled["loaded"].append(
             {
                 "upload_id": row.upload_id,
@@ -214,7 +238,7 @@ def _load_round(
                 "date_max": last.as_py(),
                 "days_replaced": len(entry.replaced.days),
                 "replaced_uploads": list(corrected),
-                "warnings": list(parsed.warnings),
+                "warnings": warnings,
                 "error": None,
             }
         )
@@ -230,7 +254,7 @@ def _load_round(
             days_written=entry.written,
             replaced_uploads=corrected,
             items_written=entry.items_written,
-            warnings=tuple(parsed.warnings),
+            warnings=tuple(warnings),
         )
     for status, values in settled.items():
         settle(conn, status, values)
@@ -289,38 +313,123 @@ def load_upload(
 
 
 _NO_TENANT = UUID(int=0)  # the tenant of an upload id that does not exist
+# SQLSTATE class 22, "data exception": a value of the file that the database cannot store.
+_DATA_EXCEPTION = "22"
 
 
-def _failed(upload_id: UUID, tenant_id: UUID, error: BaseException) -> LoadOutcome:
-    return LoadOutcome(upload_id, tenant_id, "failed", error=f"{type(error).__name__}: {error}")
+def _driver_error(error: BaseException) -> BaseException:
+    """psycopg's own error: raised as is by COPY on the raw connection, wrapped by SQLAlchemy
+    everywhere else."""
+    return error.orig if isinstance(error, sa.exc.DBAPIError) and error.orig else error
+
+
+def caused_by_file(error: BaseException) -> bool:
+    """Whether a load failed because of what the file holds, so that trying again cannot help."""
+    sqlstate = getattr(_driver_error(error), "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_DATA_EXCEPTION)
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {' '.join(str(error).split())[:500]}"
+
+
+def _refuse_unstorable(
+    engine: sa.Engine, upload_id: UUID, tenant: UUID, error: BaseException
+) -> LoadOutcome:
+    """The database refused a value of the file: the upload is rejected, in a transaction of its
+    own (the load's was rolled back), and never tried again."""
+    detail = getattr(_driver_error(error), "diag", None)
+    what = getattr(detail, "message_primary", None) or str(error).splitlines()[0]
+    message = (
+        "The file holds a value that cannot be stored (" + what + "); nothing of it was loaded. "
+        "Check the file for a broken cell and upload it again."
+    )
+    with engine.begin() as conn:
+        settle(
+            conn,
+            "rejected",
+            [
+                {"upload_id": upload_id, "status": "rejected", "error": message}
+                | {"rows_loaded": 0, "rows_rejected": 0}
+            ],
+        )
+    return LoadOutcome(upload_id, tenant, "rejected", error=message)
+
+
+def _count_attempt(
+    engine: sa.Engine, upload_id: UUID, tenant: UUID, error: BaseException
+) -> LoadOutcome:
+    """A try that failed for a reason outside the file: counted on the upload, which stays pending
+    until ``MAX_LOAD_ATTEMPTS`` are spent and is ``failed`` then. Where even that cannot be written
+    (the database is the fault), the upload stays as it was and the outcome says so."""
+    reason = _reason(error)
+    try:
+        with engine.begin() as conn:
+            attempts = conn.execute(
+                sa.update(uploads)
+                .where(uploads.c.upload_id == upload_id, uploads.c.status.not_in(SETTLED))
+                .values(
+                    attempts=uploads.c.attempts + 1,
+                    error=reason,
+                    status=sa.case(
+                        (uploads.c.attempts + 1 >= MAX_LOAD_ATTEMPTS, "failed"),
+                        else_=uploads.c.status,
+                    ),
+                    processed_at=sa.case(
+                        (uploads.c.attempts + 1 >= MAX_LOAD_ATTEMPTS, sa.func.now()),
+                        else_=uploads.c.processed_at,
+                    ),
+                )
+                .returning(uploads.c.attempts)
+            ).scalar()
+    except Exception:  # noqa: BLE001 - the database is down too: the next run counts again
+        return LoadOutcome(upload_id, tenant, "retry", error=reason)
+    if attempts is None:  # settled meanwhile by another load
+        return LoadOutcome(upload_id, tenant, "retry", error=reason)
+    status = "failed" if attempts >= MAX_LOAD_ATTEMPTS else "retry"
+    return LoadOutcome(upload_id, tenant, status, error=reason, attempts=attempts)
+
+
+def _after_failure(
+    engine: sa.Engine, upload_id: UUID, tenant: UUID, error: BaseException
+) -> LoadOutcome:
+    if caused_by_file(error):
+        try:
+            return _refuse_unstorable(engine, upload_id, tenant, error)
+        except Exception as again:  # noqa: BLE001 - cannot even settle it: try again later
+            return _count_attempt(engine, upload_id, tenant, again)
+    return _count_attempt(engine, upload_id, tenant, error)
+
+
+def _tenants_of(engine: sa.Engine, upload_ids: list[UUID]) -> dict[UUID, UUID]:
+    try:
+        with engine.connect() as conn:
+            return dict(
+                conn.execute(
+                    sa.select(uploads.c.upload_id, uploads.c.tenant_id).where(
+                        uploads.c.upload_id.in_(upload_ids)
+                    )
+                ).all()
+            )
+    except sa.exc.DBAPIError:
+        return {}
 
 
 def _one_by_one(
     engine: sa.Engine, zone: LandingZone, upload_ids: list[UUID], today: dt.date
 ) -> list[LoadOutcome]:
-    """Each upload in its own transaction, in order; a failure stops its tenant's later uploads
-    (they would load out of order), not the others'."""
-    with engine.connect() as conn:
-        tenant_of: dict[UUID, UUID] = dict(
-            conn.execute(
-                sa.select(uploads.c.upload_id, uploads.c.tenant_id).where(
-                    uploads.c.upload_id.in_(upload_ids)
-                )
-            ).all()
-        )
+    """Each upload in its own transaction, in order; each has its own outcome, whatever became of
+    the tenant's earlier ones (the merge keeps the later upload of a day, in any order)."""
+    tenant_of = _tenants_of(engine, upload_ids)
     outcomes: list[LoadOutcome] = []
-    stopped: dict[UUID, UUID] = {}  # tenant -> its upload that failed
     for upload_id in upload_ids:
         tenant = tenant_of.get(upload_id, _NO_TENANT)
-        if tenant in stopped:
-            message = f"not loaded: the tenant's earlier upload {stopped[tenant]} failed to load"
-            outcomes.append(LoadOutcome(upload_id, tenant, "failed", error=message))
-            continue
         try:
             outcomes.append(_load_locked(engine, zone, [upload_id], today)[0])
+        except LookupError as missing:  # not an upload at all: nothing to count it on
+            outcomes.append(LoadOutcome(upload_id, tenant, "retry", error=_reason(missing)))
         except Exception as exc:  # noqa: BLE001 - reported in the outcome
-            outcomes.append(_failed(upload_id, tenant, exc))
-            stopped[tenant] = upload_id
+            outcomes.append(_after_failure(engine, upload_id, tenant, exc))
     return outcomes
 
 
@@ -329,14 +438,11 @@ def _load_batch(
 ) -> list[LoadOutcome]:
     try:
         return _load_locked(engine, zone, upload_ids, today)
-    except Exception as exc:  # noqa: BLE001 - rolled back; reported, or retried one by one
+    except Exception as exc:  # noqa: BLE001 - rolled back; reported, or each upload on its own
         if len(upload_ids) == 1:
-            with engine.connect() as conn:
-                tenant = conn.execute(
-                    sa.select(uploads.c.tenant_id).where(uploads.c.upload_id == upload_ids[0])
-                ).scalar()
-            return [_failed(upload_ids[0], tenant or _NO_TENANT, exc)]
-        # Each upload on its own: the one that broke the batch fails alone, the others load.
+            tenant = _tenants_of(engine, upload_ids).get(upload_ids[0], _NO_TENANT)
+            return [_after_failure(engine, upload_ids[0], tenant, exc)]
+        # Each upload on its own: the one that broke the batch has its own outcome, the others load.
         return _one_by_one(engine, zone, upload_ids, today)
 
 
@@ -390,8 +496,9 @@ def load_uploads(
 ) -> list[LoadOutcome]:
     """Loads many uploads, each with the outcome ``load_upload`` would give it; a tenant's uploads
     load in the order given (``pending_uploads_of``'s: oldest first). Never raises for one upload:
-    an upload whose load failed has status ``failed`` (and stays pending), and so do the later
-    uploads of its tenant."""
+    one whose load failed for a reason outside the file has status ``retry`` (still pending, an
+    attempt counted) or, its attempts spent, ``failed``; the tenant's later uploads load all the
+    same."""
     day = today or dt.date.today()
 
     def run(work: _Work) -> list[LoadOutcome]:

@@ -111,8 +111,27 @@ class Staged:
     row: typing.Any  # its uploads row (locked)
     parsed: ParsedUpload
     replaced: Replaced = field(default_factory=Replaced)
+    # Days a later upload had already staged: that upload's rows stay (the later upload wins).
+    kept: Replaced = field(default_factory=Replaced)
     written: int = 0
     items_written: int = 0
+
+
+# Uploads in the order they were received: the later one's days win, whichever loads first.
+_owner = uploads.alias("owner")
+_incoming_upload = uploads.alias("incoming_upload")
+
+
+def _received_later(
+    owner_id: sa.ColumnElement[UUID], incoming_id: sa.ColumnElement[UUID]
+) -> list[sa.ColumnElement[bool]]:
+    """Conditions: the staged row's upload (``owner_id``) was received after ``incoming_id``."""
+    return [
+        _owner.c.upload_id == owner_id,
+        _incoming_upload.c.upload_id == incoming_id,
+        sa.tuple_(_owner.c.received_at, _owner.c.upload_id)
+        > sa.tuple_(_incoming_upload.c.received_at, _incoming_upload.c.upload_id),
+    ]
 
 
 def _daily_rows(staged: list[Staged]) -> tuple[pa.Table, list[int]]:
@@ -189,29 +208,40 @@ def merge_daily(conn: sa.Connection, tables: Tables, staged: list[Staged], today
         ).scalars()
     )
     replaced: Sequence[typing.Any] = []
+    kept: Sequence[typing.Any] = []
     if tenants:
+        same_day = sa.and_(
+            incoming_uploads.c.tenant_id == staged_sales.c.tenant_id,
+            incoming.c.upload == incoming_uploads.c.upload,
+            incoming.c.metric == staged_sales.c.metric,
+            incoming.c.date == staged_sales.c.date,
+            staged_sales.c.tenant_id.in_(tenants),
+            staged_sales.c.upload_id != incoming_uploads.c.upload_id,
+        )
+        later = _received_later(staged_sales.c.upload_id, incoming_uploads.c.upload_id)
+        # An earlier upload loaded after a later one (it had failed, say) takes none of the days
+        # the later one staged: they leave the incoming rows, and are reported as kept.
+        kept = conn.execute(
+            sa.delete(incoming)
+            .where(same_day, *later)
+            .returning(incoming.c.upload, incoming.c.date, staged_sales.c.upload_id)
+        ).all()
         replaced = conn.execute(
             sa.select(incoming_uploads.c.upload, staged_sales.c.date, staged_sales.c.upload_id)
             .select_from(staged_sales)
             .join(incoming_uploads, incoming_uploads.c.tenant_id == staged_sales.c.tenant_id)
-            .join(
-                incoming,
-                sa.and_(
-                    incoming.c.upload == incoming_uploads.c.upload,
-                    incoming.c.metric == staged_sales.c.metric,
-                    incoming.c.date == staged_sales.c.date,
-                ),
-            )
-            .where(
-                staged_sales.c.tenant_id.in_(tenants),
-                staged_sales.c.upload_id != incoming_uploads.c.upload_id,
-            )
+            .join(incoming, same_day)
         ).all()
     by_upload: dict[int, list[typing.Any]] = defaultdict(list)
     for row in replaced:
         by_upload[row.upload].append(row)
+    kept_by_upload: dict[int, list[typing.Any]] = defaultdict(list)
+    for row in kept:
+        kept_by_upload[row.upload].append(row)
     for position, entry in enumerate(staged):
         entry.replaced.add(by_upload.get(position, []))
+        entry.kept.add(kept_by_upload.get(position, []))
+        counts[position] -= len(kept_by_upload.get(position, []))
 
     select = sa.select(
         incoming_uploads.c.tenant_id,
@@ -250,15 +280,35 @@ def _count(conn: sa.Connection, statement: sa.Insert) -> int:
 
 def merge_items(
     conn: sa.Connection, tables: Tables, tenant_id: UUID, upload_id: UUID, items: pa.Table
-) -> tuple[int, Sequence[typing.Any]]:
-    """Replace the tenant's item sales of every day the upload covers; returns the (day, item)
-    pairs written and the (date, upload_id) rows it replaced.
+) -> tuple[int, Sequence[typing.Any], Sequence[typing.Any]]:
+    """Replace the tenant's item sales of every day the upload covers but those a later upload
+    staged; returns the (day, item) pairs written, and the (date, upload_id) rows it replaced and
+    those it left to the later upload.
 
     Whole days, not single items: an item sold on a day by the earlier upload but absent from
     the correction was not sold that day, so it must not survive the correction.
     """
     days, pairs = _item_days(items)
     tables.fill(incoming_item_days, days)
+    # Days a later upload staged stay as it wrote them (see merge_daily).
+    later = _received_later(
+        staged_item_sales.c.upload_id, sa.literal(upload_id, staged_item_sales.c.upload_id.type)
+    )
+    kept = conn.execute(
+        sa.delete(incoming_item_days)
+        .where(
+            staged_item_sales.c.tenant_id == tenant_id,
+            staged_item_sales.c.date == incoming_item_days.c.date,
+            *later,
+        )
+        .returning(
+            incoming_item_days.c.date, incoming_item_days.c["items"], staged_item_sales.c.upload_id
+        )
+    ).all()
+    if kept:
+        pairs -= sum(len(row.items) for row in kept)
+        gone = pa.array([row.date for row in kept], pa.date32())
+        days = days.filter(pc.invert(pc.is_in(days["date"], value_set=gone)))
     covered = sa.select(incoming_item_days.c.date).scalar_subquery()
     replaced = conn.execute(
         sa.delete(staged_item_sales)
@@ -274,7 +324,7 @@ def merge_items(
     insert = sa.insert(staged_item_sales).from_select(["tenant_id", *columns, "upload_id"], select)
     if _count(conn, insert) != days.num_rows:
         raise RuntimeError(f"staged fewer item days than the {days.num_rows} parsed")
-    return pairs, replaced
+    return pairs, replaced, kept
 
 
 def _item_days(items: pa.Table) -> tuple[pa.Table, int]:

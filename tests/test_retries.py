@@ -152,3 +152,32 @@ def test_a_tenant_that_keeps_failing_is_given_up_after_the_last_attempt(
     _load_both(instance, healthy, broken, attempt=MAX_ATTEMPTS)
     assert _evaluate(retry_sensor, instance, cursor)[0] == []
     assert _status(pipeline_engine, broken_upload) == "received"
+
+
+def test_retries_never_pile_up_for_one_tenant(
+    two: TwoTenants,
+    pipeline_engine: sa.Engine,
+    instance: dg.DagsterInstance,
+    retry_sensor: dg.SensorDefinition,
+) -> None:
+    """Two runs failed the same tenant (the third gave its upload up): one retry, not two; and
+    none while a run of the job already covers the tenant."""
+    from dagster._core.test_utils import create_run_for_test
+
+    healthy, broken = two.healthy, two.broken
+    two.stored.rename(two.stored.with_suffix(".away"))
+    for _ in range(3):
+        _load_both(instance, healthy, broken, attempt=1)
+
+    requests, _ = _evaluate(retry_sensor, instance, None)
+    assert [r.partition_key for r in requests] == [str(broken)]
+
+    running = create_run_for_test(
+        instance,
+        job_name="ingest_to_forecast",
+        tags={"dagster/partition": str(broken)},
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    assert _evaluate(retry_sensor, instance, None)[0] == []
+    instance.delete_run(running.run_id)
+    assert len(_evaluate(retry_sensor, instance, None)[0]) == 1

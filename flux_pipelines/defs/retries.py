@@ -5,17 +5,20 @@ that failed in their ``tenants_failed`` metadata and carry on (the tenant keeps 
 and forecast). These sensors read that metadata from new materializations and request a run of
 each failed tenant again, up to ``MAX_ATTEMPTS`` runs in all, spaced by the sensor's interval.
 The run key names the failed run and the tenant, so a tenant is retried once per failure however
-often the sensor sees it. A run that fails as a whole is retried by Dagster's run retries
+often the sensor sees it, and retries never pile up: a tenant is asked for once per tick, and not
+at all while a run of the job covers it (that run does the work a retry would). A run that fails as a whole is retried by Dagster's run retries
 (``run_retries`` in dagster.yaml). A tenant given up on keeps its old champion and forecasts, which
 the daily checks (``champions_current``, ``forecasts_current``) report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import dagster as dg
+
+from flux_pipelines.defs.tenants import TENANTS, tenants_in_flight
 
 ATTEMPT_TAG = "flux/attempt"
 MAX_ATTEMPTS = 3
@@ -38,12 +41,16 @@ def attempt_of(tags: Mapping[str, str]) -> int:
 
 
 def retry_requests(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, cursor: str | None
+    instance: dg.DagsterInstance,
+    asset_key: dg.AssetKey,
+    cursor: str | None,
+    busy: Collection[str] = (),
 ) -> tuple[list[dg.RunRequest], list[str], str | None]:
-    """Run requests for the failed tenants of materializations after ``cursor``; the tenants given
-    up on (attempts exhausted); and the cursor to start from next time."""
+    """Run requests for the failed tenants of materializations after ``cursor``, one per tenant
+    and none for the ``busy`` ones (an unfinished run covers them); the tenants given up on
+    (attempts exhausted); and the cursor to start from next time."""
     page = instance.fetch_materializations(asset_key, limit=PAGE, cursor=cursor, ascending=True)
-    requests: list[dg.RunRequest] = []
+    wanted: dict[str, dg.RunRequest] = {}
     given_up: list[str] = []
     seen: set[str] = set()
     for record in page.records:
@@ -59,8 +66,11 @@ def retry_requests(
         if attempt >= MAX_ATTEMPTS:
             given_up.extend(tenants)
             continue
-        requests.extend(
-            dg.RunRequest(
+        for tenant in tenants:
+            if tenant in busy:
+                continue
+            # The latest failure of a tenant stands for the earlier ones of the same page.
+            wanted[tenant] = dg.RunRequest(
                 partition_key=tenant,
                 run_key=f"retry-{record.run_id}-{tenant}",
                 tags={
@@ -69,9 +79,7 @@ def retry_requests(
                     "flux/retry_of": record.run_id,
                 },
             )
-            for tenant in tenants
-        )
-    return requests, given_up, page.cursor if page.records else cursor
+    return list(wanted.values()), given_up, page.cursor if page.records else cursor
 
 
 def build_retry_sensor(
@@ -86,7 +94,11 @@ def build_retry_sensor(
         f"{asset_key.to_user_string()} reports in its tenants_failed metadata.",
     )
     def retry_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        requests, given_up, cursor = retry_requests(context.instance, asset_key, context.cursor)
+        keys = list(context.instance.get_dynamic_partitions(TENANTS))
+        busy = tenants_in_flight(context.instance, job.name, keys)
+        requests, given_up, cursor = retry_requests(
+            context.instance, asset_key, context.cursor, busy
+        )
         if given_up:
             context.log.warning(
                 f"{asset_key.to_user_string()}: gave up on {len(given_up)} tenant(s) after "

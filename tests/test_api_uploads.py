@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import gzip
 import io
 import tarfile
@@ -140,7 +141,6 @@ def _tar_bytes() -> bytes:
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "Excel 97-2003"),
         (_tar_bytes(), "tar archive"),
         (b"date,sales\n2025-01-01,\x00\x00\x01\x02\n", "NUL bytes"),
-        ("date,sales\n".encode("utf-16"), "UTF-16"),
         (gzip.compress(_zip_bytes()), "inside gzip"),
         (b"\x1f\x8b\x08\x00garbage-not-deflate", "damaged gzip"),
     ],
@@ -161,6 +161,27 @@ def test_files_that_are_not_delimited_text_are_415(
     assert says in response.json()["detail"] and "CSV" in response.json()["detail"]
     assert client.get("/v1/uploads", headers=headers).json()["total"] == 0
     assert landing_zone(settings).list_keys(f"uploads/tenant={tenant}/", None, 10) == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "date\tsales\r\n2025-01-01\t12.5\r\n".encode("utf-16"),  # "Unicode text": a BOM, tabs
+        codecs.BOM_UTF16_LE + "date,sales\n2025-01-01,12.5\n".encode("utf-16-le"),
+        codecs.BOM_UTF16_BE + "date,sales\n2025-01-01,12.5\n".encode("utf-16-be"),
+        gzip.compress("date,sales\n2025-01-01,12.5\n".encode("utf-16")),
+    ],
+    ids=["utf16-bom-tabs", "utf16le", "utf16be", "gzip-utf16"],
+)
+def test_utf16_text_is_accepted_as_sent(
+    content: bytes, client: TestClient, settings: FluxSettings, make_tenant, make_member: MakeMember
+) -> None:  # type: ignore[no-untyped-def]
+    tenant = make_tenant()
+    response = _send(client, make_member(tenant, "manager").headers, content)
+    assert response.status_code == 201, response.text
+    key = upload_key(tenant, uuid.UUID(response.json()["upload_id"]))
+    with landing_zone(settings).open(key) as stored:
+        assert stored.read() == content
 
 
 def test_gzip_compressed_csv_is_accepted_as_sent(

@@ -69,6 +69,28 @@ def test_an_upload_with_a_column_mapping_is_stored_with_it_and_loads(
     )
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_export_sent_to_the_api_loads(
+    codec: str,
+    client: TestClient,
+    settings: FluxSettings,
+    pipeline_engine: sa.Engine,
+    make_tenant,
+    make_member: MakeMember,
+) -> None:  # type: ignore[no-untyped-def]
+    """What a spreadsheet writes as "Unicode text": a byte-order mark, tabs, CRLF, a euro sign."""
+    owner = make_member(make_tenant())
+    text = "\ufeffDate\tSales €\tCovers\r\n2025-03-01\t1.234,50\t50\r\n2025-03-02\t987,00\t41\r\n"
+    code, body = _send(client, owner.headers, text.encode(codec))
+    assert code == 201, body
+    upload_id = uuid.UUID(body["upload_id"])
+
+    outcome = load_upload(pipeline_engine, landing_zone(settings), upload_id)
+    assert (outcome.status, outcome.rows_loaded, outcome.rows_rejected) == ("loaded", 2, 0)
+    detail = client.get(f"/v1/uploads/{upload_id}", headers=owner.headers).json()
+    assert (detail["date_min"], detail["date_max"]) == ("2025-03-01", "2025-03-02")
+
+
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [

@@ -1,0 +1,1 @@
+"""Flux's domain, owned by no framework: neither Dagster nor FastAPI is imported here."""

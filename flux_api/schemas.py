@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 from flux_api.security import UserRole
 
 Metric = Literal["sales", "covers", "orders", "items"]
-UploadStatus = Literal["received", "processing", "loaded", "rejected", "duplicate"]
+UploadStatus = Literal["received", "processing", "loaded", "rejected", "duplicate", "failed"]
 
 T = TypeVar("T")
 
@@ -67,7 +67,12 @@ class UploadSummary(BaseModel):
     rows_rejected: int | None
     date_min: date | None
     date_max: date | None
-    error: str | None
+    error: str | None = Field(
+        description="why the file was refused, or why the last try to load it failed"
+    )
+    attempts: int = Field(
+        description="tries to load it that failed for a reason outside the file; at 3 it is failed"
+    )
     received_at: datetime
     processed_at: datetime | None
 

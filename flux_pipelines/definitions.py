@@ -9,10 +9,12 @@ from flux_pipelines.defs.ingest.sensors import build_landing_sensor
 from flux_pipelines.defs.jobs import (
     BATCH,
     daily_model_health,
+    hourly_upload_health,
     ingest_to_forecast_job,
     model_health_job,
     nightly_retrain,
     retrain_job,
+    upload_health_job,
 )
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 from flux_pipelines.defs.retries import build_retry_sensor
@@ -29,7 +31,7 @@ defs = dg.Definitions.merge(
     training.defs,
     forecasts.defs,
     dg.Definitions(
-        jobs=[ingest_to_forecast_job, retrain_job, model_health_job],
+        jobs=[ingest_to_forecast_job, retrain_job, model_health_job, upload_health_job],
         sensors=[
             build_landing_sensor(ingest_to_forecast_job),
             build_retry_sensor(
@@ -40,7 +42,7 @@ defs = dg.Definitions.merge(
                 "retry_failed_forecasts", dg.AssetKey("demand_forecasts"), retrain_job
             ),
         ],
-        schedules=[nightly_retrain, daily_model_health],
+        schedules=[nightly_retrain, daily_model_health, hourly_upload_health],
         resources={
             "database": FluxDatabase(),
             "landing": LandingZoneResource(),

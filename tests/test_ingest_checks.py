@@ -66,3 +66,33 @@ def test_a_loaded_upload_that_lost_its_rows_fails_row_counts(
     result = row_counts(database=FluxDatabase())
     assert not result.passed
     assert str(upload_id) in _listed(result, "uploads_without_rows")
+
+
+def test_an_upload_unsettled_for_over_an_hour_fails_uploads_settled(
+    settings: FluxSettings, pipeline_engine: sa.Engine, make_tenant
+) -> None:
+    from flux_pipelines.db.tables import uploads
+    from flux_pipelines.defs.ingest.checks import uploads_settled
+
+    tenant = make_tenant()
+    zone = landing_zone(settings)
+    with pipeline_engine.begin() as conn:
+        fresh = receive_upload(
+            conn, zone, tenant, "a.csv", io.BytesIO(b"date,sales\n2025-04-01,1\n")
+        )
+        old = receive_upload(conn, zone, tenant, "b.csv", io.BytesIO(b"date,sales\n2025-04-02,1\n"))
+        conn.execute(
+            sa.update(uploads)
+            .where(uploads.c.upload_id == old.upload_id)
+            .values(received_at=sa.func.now() - sa.text("interval '61 minutes'"), attempts=2)
+        )
+
+    result = uploads_settled(database=FluxDatabase())
+    assert not result.passed
+    listed = _listed(result, "unsettled")
+    assert str(old.upload_id) in listed and str(fresh.upload_id) not in listed
+    assert "'attempts': 2" in listed
+
+    load_upload(pipeline_engine, zone, old.upload_id)
+    result = uploads_settled(database=FluxDatabase())
+    assert str(old.upload_id) not in _listed(result, "unsettled")

@@ -77,6 +77,7 @@ _summary_columns = [
     uploads.c.date_min,
     uploads.c.date_max,
     uploads.c.error,
+    uploads.c.attempts,
     uploads.c.received_at,
     uploads.c.processed_at,
 ]

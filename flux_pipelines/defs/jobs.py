@@ -141,6 +141,30 @@ model_health_job = dg.define_asset_job(
 )
 
 
+UPLOAD_HEALTH = dg.AssetSelection.checks(
+    dg.AssetCheckKey(dg.AssetKey("staged_sales"), "uploads_settled")
+)
+
+upload_health_job = dg.define_asset_job(
+    "upload_health",
+    selection=UPLOAD_HEALTH,
+    description="Which uploads have waited more than an hour to be settled, and which failed.",
+    executor_def=EXECUTOR,
+)
+
+
+@dg.schedule(
+    cron_schedule="15 * * * *",
+    execution_timezone="UTC",
+    job=upload_health_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Hourly: fails the uploads_settled check while any upload waits over an hour "
+    "(it also runs after every upload run).",
+)
+def hourly_upload_health(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    return dg.RunRequest(run_key=f"upload-health-{context.scheduled_execution_time:%Y-%m-%dT%H}")
+
+
 @dg.schedule(
     cron_schedule="0 6 * * *",
     execution_timezone="UTC",

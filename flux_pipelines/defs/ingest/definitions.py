@@ -1,9 +1,14 @@
 import dagster as dg
 
 from flux_pipelines.defs.ingest.assets import staged_item_sales, staged_sales
-from flux_pipelines.defs.ingest.checks import freshness, rejection_rate, row_counts
+from flux_pipelines.defs.ingest.checks import (
+    freshness,
+    rejection_rate,
+    row_counts,
+    uploads_settled,
+)
 
 defs = dg.Definitions(
     assets=[staged_sales, staged_item_sales],
-    asset_checks=[rejection_rate, freshness, row_counts],
+    asset_checks=[rejection_rate, freshness, row_counts, uploads_settled],
 )

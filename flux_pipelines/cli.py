@@ -4,7 +4,8 @@ flux db up | db stop | db migrate | db url [--role ROLE]
 flux tenants create NAME [--country CC]
 flux users create --tenant ID --email E --role owner|manager|chef   (password on stdin)
 flux upload --tenant ID FILE
-flux run                      materialize the whole graph for every tenant with data
+flux uploads list --tenant ID | uploads retry UPLOAD
+flux run [--tenant ID]        materialize the whole graph for every tenant with data
 flux demo                     three demo restaurants, end to end
 flux ui | api | stop          the Dagster UI, the API server, stop what Flux started
 """
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -25,7 +27,7 @@ import sqlalchemy as sa
 from flux_pipelines.db.cluster import LocalCluster, PostgresNotFound
 from flux_pipelines.db.connections import ensure_database, get_engine, plain_url, role_url
 from flux_pipelines.db.migrate import migrate
-from flux_pipelines.db.tables import tenants, users
+from flux_pipelines.db.tables import tenants, uploads, users
 from flux_pipelines.defs.ingest.uploads import (
     InvalidColumnMapping,
     column_mapping_from_pairs,
@@ -35,7 +37,7 @@ from flux_pipelines.landing import landing_zone
 from flux_pipelines.settings import PROJECT_ROOT, FluxSettings, get_settings
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     print(f"flux: {message}", file=sys.stderr)
     raise SystemExit(1)
 
@@ -148,6 +150,70 @@ def cmd_upload(args: argparse.Namespace, settings: FluxSettings) -> None:
     print(receipt.upload_id)
 
 
+def _upload_rows(conn: sa.Connection, tenant_id: UUID) -> list[sa.Row]:
+    return list(
+        conn.execute(
+            sa.select(uploads)
+            .where(uploads.c.tenant_id == tenant_id)
+            .order_by(uploads.c.received_at.desc())
+        ).all()
+    )
+
+
+def cmd_uploads(args: argparse.Namespace, settings: FluxSettings) -> None:
+    if args.action == "list":
+        with get_engine("pipeline", settings).connect() as conn:
+            rows = _upload_rows(conn, args.tenant)
+        if not rows:
+            print(f"tenant {args.tenant} has no uploads")
+            return
+        print(
+            f"{'upload':36}  {'received (UTC)':16}  {'status':9}  tries  loaded  rejected  reason"
+        )
+        for r in rows:
+            loaded = "" if r.rows_loaded is None else str(r.rows_loaded)
+            rejected = "" if r.rows_rejected is None else str(r.rows_rejected)
+            print(
+                f"{r.upload_id!s:36}  {r.received_at:%Y-%m-%d %H:%M}  {r.status:9}  "
+                f"{r.attempts:5}  {loaded:>6}  {rejected:>8}  {(r.error or '')[:100]}"
+            )
+        return
+    retry_upload(settings, args.upload)
+
+
+def retry_upload(settings: FluxSettings, upload_id: UUID) -> None:
+    """Send an upload through its tenant's pipeline again: one that failed (its attempts spent),
+    was refused, or waits; never one already loaded (its rows are in staging once already)."""
+    with get_engine("pipeline", settings).begin() as conn:
+        row = conn.execute(
+            sa.select(uploads.c.tenant_id, uploads.c.status)
+            .where(uploads.c.upload_id == upload_id)
+            .with_for_update()
+        ).first()
+        if row is None:
+            _fail(f"no upload {upload_id}")
+        if row.status in ("loaded", "duplicate"):
+            _fail(f"upload {upload_id} is {row.status}: there is nothing to load again")
+        conn.execute(
+            sa.update(uploads)
+            .where(uploads.c.upload_id == upload_id)
+            .values(status="received", attempts=0, error=None, processed_at=None)
+        )
+    print(f"upload {upload_id} ({row.status}) sent again; running its tenant {row.tenant_id} ...")
+    from flux_pipelines.runner import run_graph
+
+    results = run_graph(settings, only=[row.tenant_id], trigger="operator-retry")
+    with get_engine("pipeline", settings).connect() as conn:
+        after = conn.execute(
+            sa.select(uploads.c.status, uploads.c.attempts, uploads.c.error).where(
+                uploads.c.upload_id == upload_id
+            )
+        ).one()
+    print(f"upload {upload_id}: {after.status}" + (f" ({after.error})" if after.error else ""))
+    if not all(r.success for r in results) or after.status not in ("loaded", "duplicate"):
+        raise SystemExit(1)
+
+
 def cmd_forecasts(args: argparse.Namespace, settings: FluxSettings) -> None:
     from flux_pipelines.defs.forecasts.export import export_forecasts
 
@@ -159,7 +225,9 @@ def cmd_run(args: argparse.Namespace, settings: FluxSettings) -> None:
     from flux_pipelines.runner import run_graph
 
     results = run_graph(
-        settings, on_batch=lambda i, n, a, b: print(f"run {i}/{n}: tenants {a} .. {b}", flush=True)
+        settings,
+        on_batch=lambda i, n, a, b: print(f"run {i}/{n}: tenants {a} .. {b}", flush=True),
+        only=args.tenant or None,
     )
     failed = [r.run_id for r in results if not r.success]
     print(f"{len(results)} run(s), {len(failed)} failed" + (f": {failed}" if failed else ""))
@@ -323,9 +391,23 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("file")
     forecasts_parser.set_defaults(func=cmd_forecasts)
 
-    sub.add_parser(
-        "run", help="materialize the whole graph for every tenant with data"
-    ).set_defaults(func=cmd_run)
+    uploads_parser = sub.add_parser(
+        "uploads", help="a tenant's uploads and their outcome; send one through again"
+    )
+    uploads_sub = uploads_parser.add_subparsers(dest="action", required=True)
+    listing = uploads_sub.add_parser("list", help="status, tries, counts and reason of each")
+    listing.add_argument("--tenant", type=UUID, required=True)
+    again = uploads_sub.add_parser(
+        "retry", help="load a failed, refused or waiting upload again, now"
+    )
+    again.add_argument("upload", type=UUID)
+    uploads_parser.set_defaults(func=cmd_uploads)
+
+    run = sub.add_parser("run", help="materialize the whole graph for every tenant with data")
+    run.add_argument(
+        "--tenant", type=UUID, action="append", help="only this tenant (repeat for more)"
+    )
+    run.set_defaults(func=cmd_run)
     sub.add_parser("demo", help="three demo restaurants, end to end").set_defaults(func=cmd_demo)
 
     ui = sub.add_parser("ui", help="the Dagster UI (with its daemon: sensor and schedule)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from uuid import UUID
 
 import dagster as dg
@@ -45,13 +45,18 @@ def run_graph(
     settings: FluxSettings,
     job_name: str = "ingest_to_forecast",
     on_batch: Callable[[int, int, str, str], None] | None = None,
+    only: Collection[UUID] | None = None,
+    trigger: str = "cli",
 ) -> list[dg.ExecuteInProcessResult]:
-    """Materialize the job for every tenant that has data, BATCH tenants a run."""
+    """Materialize the job for every tenant that has data (or those of ``only`` that have),
+    BATCH tenants a run."""
     from flux_pipelines.definitions import defs
 
     _quiet_libraries()
     instance = dagster_instance(settings)
     wanted = tenants_with_data(settings)
+    if only is not None:
+        wanted = [t for t in wanted if UUID(t) in set(only)]
     known = set(instance.get_dynamic_partitions(TENANTS))
     if missing := [t for t in wanted if t not in known]:
         instance.add_dynamic_partitions(TENANTS, missing)
@@ -65,7 +70,7 @@ def run_graph(
             job.execute_in_process(
                 instance=instance,
                 run_config=QUIET,
-                tags={**partition_range_tags(first, last), "flux/trigger": "cli"},
+                tags={**partition_range_tags(first, last), "flux/trigger": trigger},
                 raise_on_error=False,
             )
         )

@@ -128,3 +128,41 @@ def test_db_url_names_the_role(settings: FluxSettings) -> None:
     result = flux("db", "url", "--role", "api")
     assert result.returncode == 0
     assert result.stdout.startswith("postgresql://flux_api@") and settings.database_url
+
+
+def test_uploads_list_shows_a_failed_upload_and_retry_loads_it(
+    settings: FluxSettings, pipeline_engine: sa.Engine, tmp_path: Path
+) -> None:
+    from flux_pipelines.defs.ingest.loader import MAX_LOAD_ATTEMPTS, load_uploads
+    from flux_pipelines.landing import LocalLandingZone, landing_zone
+
+    tenant = UUID(flux("tenants", "create", "Retry Bistro").stdout.strip())
+    sales = tmp_path / "sales.csv"
+    sales.write_text("date,sales\n2025-02-01,120.50\n2025-02-02,99\n")
+    upload = UUID(flux("upload", "--tenant", str(tenant), str(sales)).stdout.strip())
+    zone = landing_zone(settings)
+    assert isinstance(zone, LocalLandingZone)
+    with pipeline_engine.connect() as conn:
+        key = conn.execute(
+            sa.select(uploads.c.object_key).where(uploads.c.upload_id == upload)
+        ).scalar_one()
+    stored = zone.root / key
+    away = stored.rename(stored.with_suffix(".away"))  # the store loses it for a while
+    for _ in range(MAX_LOAD_ATTEMPTS):
+        load_uploads(pipeline_engine, zone, [upload])
+
+    listed = flux("uploads", "list", "--tenant", str(tenant))
+    assert listed.returncode == 0, listed.stderr
+    line = next(row for row in listed.stdout.splitlines() if str(upload) in row)
+    assert "failed" in line and f"{MAX_LOAD_ATTEMPTS:5}" in line and "FileNotFoundError" in line
+
+    away.rename(stored)
+    retried = flux("uploads", "retry", str(upload))
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert f"upload {upload}: loaded" in retried.stdout
+    with pipeline_engine.connect() as conn:
+        row = conn.execute(sa.select(uploads).where(uploads.c.upload_id == upload)).one()
+    assert (row.status, row.attempts, row.rows_loaded) == ("loaded", 0, 2)
+
+    again = flux("uploads", "retry", str(upload))
+    assert again.returncode == 1 and "is loaded" in again.stderr

@@ -13,11 +13,22 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from flux_api.logs import RequestLogMiddleware, configure_logging
 from flux_api.problems import install_problem_handlers, problem_openapi
 from flux_api.reads import open_read_pool
-from flux_api.routes import auth, forecasts, health, models, sales, uploads, users
+from flux_api.routes import (
+    auth,
+    calendar,
+    forecasts,
+    health,
+    models,
+    sales,
+    tenant,
+    uploads,
+    users,
+)
 from flux_api.security import TokenVerifier
 from flux_pipelines.settings import FluxSettings, get_settings
 
@@ -49,6 +60,13 @@ def _freeze_startup_heap() -> None:
     gc.freeze()
 
 
+def operation_id(route: APIRoute) -> str:
+    """The route function's name in camelCase (``list_forecasts``: ``listForecasts``): stable
+    while the function keeps its name, and what the dashboard's generated client calls it."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
 def create_app(settings: FluxSettings | None = None) -> FastAPI:
     """``settings`` fixed for this app (tests); ``None`` reads ``FLUX_*``."""
     effective = settings or get_settings()
@@ -61,13 +79,14 @@ def create_app(settings: FluxSettings | None = None) -> FastAPI:
         openapi_url="/v1/openapi.json",
         docs_url="/v1/docs",
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.read_pool = None
     app.state.token_verifier = TokenVerifier.from_settings(effective)
     install_problem_handlers(app)
     app.add_middleware(RequestLogMiddleware)
-    routers = [health, uploads, forecasts, sales, models, users]
+    routers = [health, tenant, uploads, forecasts, calendar, sales, models, users]
     if effective.token_algorithm == "HS256":  # noqa: S105 (an algorithm name)
         routers.insert(1, auth)
     for module in routers:

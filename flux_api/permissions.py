@@ -2,7 +2,8 @@
 
 | permission       | owner | manager | chef | endpoints                                           |
 | ---------------- | ----- | ------- | ---- | --------------------------------------------------- |
-| forecasts:read   | yes   | yes     | yes  | GET /v1/forecasts                                   |
+| forecasts:read   | yes   | yes     | yes  | GET /v1/forecasts, GET /v1/calendar                 |
+| tenant:read      | yes   | yes     | yes  | GET /v1/tenant                                      |
 | actuals:read     | yes   | yes     | no   | GET /v1/forecasts/with-actuals, GET /v1/sales/daily |
 | models:read      | yes   | yes     | no   | GET /v1/models/current                              |
 | uploads:read     | yes   | yes     | no   | GET /v1/uploads, GET /v1/uploads/{upload_id},       |
@@ -22,6 +23,7 @@ from flux_api.security import UserRole
 
 Permission = Literal[
     "forecasts:read",
+    "tenant:read",
     "actuals:read",
     "models:read",
     "uploads:read",
@@ -32,6 +34,7 @@ Permission = Literal[
 
 PERMISSIONS: dict[Permission, frozenset[UserRole]] = {
     "forecasts:read": frozenset({"owner", "manager", "chef"}),
+    "tenant:read": frozenset({"owner", "manager", "chef"}),
     "actuals:read": frozenset({"owner", "manager"}),
     "models:read": frozenset({"owner", "manager"}),
     "uploads:read": frozenset({"owner", "manager"}),

@@ -122,11 +122,22 @@ class ModelAccuracy(BaseModel):
     model_kind: str
     wape: float | None = Field(description="backtest weighted absolute percentage error")
     baseline_wape: float | None = Field(description="the seasonal-naive baseline's WAPE")
+    typical_error: float | None = Field(
+        description="on 8 backtest days in 10 the forecast was within this share of the actual "
+        "(the 80th percentile of the absolute percentage error); null for older models"
+    )
+    baseline_typical_error: float | None = Field(
+        description="the same for the baseline rule, 'same day last week'"
+    )
     trained_at: datetime
 
 
+class ForecastModel(ModelAccuracy):
+    generated_at: datetime = Field(description="when this model wrote the forecast")
+
+
 class ForecastPage(Page[ForecastPoint]):
-    models: list[ModelAccuracy] = Field(
+    models: list[ForecastModel] = Field(
         description="the model version behind the points of this page, with its backtest accuracy"
     )
 
@@ -148,6 +159,25 @@ class DailyActual(BaseModel):
 
 
 CurrentModel = ModelAccuracy
+
+
+class TenantProfile(BaseModel):
+    """The restaurant itself, and how its numbers, money and dates are written."""
+
+    tenant_id: UUID
+    name: str
+    country: str = Field(description="ISO 3166-1 alpha-2: public holidays and formats follow it")
+    locale: str = Field(description="BCP 47 tag of the country's main locale, e.g. en-US, ja-JP")
+    currency: str = Field(description="ISO 4217 code of the country's currency, e.g. USD")
+
+
+CalendarKind = Literal["public_holiday"]
+
+
+class CalendarDay(BaseModel):
+    date: date
+    kind: CalendarKind
+    name: str
 
 
 class UserPublic(BaseModel):

@@ -22,7 +22,9 @@ OWNER: frozenset[UserRole] = frozenset({"owner"})
 # The table of DESIGN.md and flux_api.permissions, written out again on purpose: a change to either
 # side without the other fails here.
 ROLE_MATRIX: dict[tuple[str, str], frozenset[UserRole]] = {
+    ("GET", "/v1/tenant"): ALL,
     ("GET", "/v1/forecasts"): ALL,
+    ("GET", "/v1/calendar"): ALL,
     ("GET", "/v1/forecasts/with-actuals"): STAFF,
     ("GET", "/v1/sales/daily"): STAFF,
     ("GET", "/v1/models/current"): STAFF,

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 
+from flux_api.accuracy import BASELINE_TYPICAL_ERROR, TYPICAL_ERROR
 from flux_api.caching import cached_json
 from flux_api.deps import Allowed, TenantReader
 from flux_api.filters import DateRangeDep, MetricQuery, PageDep, page_of
@@ -35,7 +36,16 @@ _model = sa.and_(
     model_versions.c.version == forecasts.c.model_version,
 )
 _POINT = ("date", "metric", "p10", "p50", "p90", "model_version")
-_MODEL = ("metric", "model_kind", "wape", "baseline_wape", "trained_at")
+_MODEL = (
+    "metric",
+    "model_kind",
+    "wape",
+    "baseline_wape",
+    "typical_error",
+    "baseline_typical_error",
+    "trained_at",
+    "generated_at",
+)
 
 
 def _bounds(column: sa.ColumnElement[Any], start: bool, end: bool) -> list[sa.ColumnElement[bool]]:
@@ -59,7 +69,10 @@ def _forecast_query(start: bool, end: bool, metric: bool) -> sa.Select[Any]:
             model_versions.c.model_kind,
             model_versions.c.wape,
             model_versions.c.baseline_wape,
+            TYPICAL_ERROR,
+            BASELINE_TYPICAL_ERROR,
             model_versions.c.trained_at,
+            forecasts.c.created_at.label("generated_at"),
         )
         .select_from(forecasts.outerjoin(model_versions, _model))
         .where(*_bounds(forecasts.c.date, start, end), *_metric(forecasts.c.metric, metric))

@@ -7,6 +7,7 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter
 
+from flux_api.accuracy import BASELINE_TYPICAL_ERROR, TYPICAL_ERROR
 from flux_api.deps import Allowed, TenantConnection
 from flux_api.schemas import CurrentModel, problem_responses
 from flux_api.security import TokenClaims
@@ -27,6 +28,8 @@ def current_models(
             model_versions.c.model_kind,
             model_versions.c.wape,
             model_versions.c.baseline_wape,
+            TYPICAL_ERROR,
+            BASELINE_TYPICAL_ERROR,
             model_versions.c.trained_at,
         )
         .where(model_versions.c.is_champion)

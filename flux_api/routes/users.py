@@ -98,7 +98,9 @@ def invite_user(
 
 
 @router.get("/me", response_model=UserPublic)
-def me(user: Annotated[TokenClaims, Allowed("self")], conn: TenantConnection) -> UserPublic:
+def get_own_user(
+    user: Annotated[TokenClaims, Allowed("self")], conn: TenantConnection
+) -> UserPublic:
     return _one(conn, user.user_id)
 
 

@@ -56,6 +56,7 @@ class CandidateScore:
     log_q10: float
     log_q90: float
     window_wape: list[float] = field(default_factory=list)
+    ape_p80: float = float("nan")  # on 8 days in 10, within this share of the actual
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -210,6 +211,7 @@ def score_candidate(bt: SeriesBacktest, kind: str) -> CandidateScore:
         window_wape=[
             metrics.wape(a, p) for a, p in zip(actual_parts, predicted_parts, strict=True)
         ],
+        ape_p80=metrics.typical_error(actual, predicted),
     )
 
 

@@ -41,3 +41,15 @@ def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
     if len(actual) == 0:
         return float("nan")
     return float(((actual >= lower) & (actual <= upper)).mean())
+
+
+TYPICAL_SHARE = 0.8
+
+
+def typical_error(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """The error a manager reads: on 8 days in 10 the forecast was within this share of the
+    actual (the 80th percentile of |error| / actual, over the days that sold something)."""
+    sold = actual > 0
+    if not sold.any():
+        return float("nan")
+    return float(np.quantile(np.abs(actual[sold] - predicted[sold]) / actual[sold], TYPICAL_SHARE))

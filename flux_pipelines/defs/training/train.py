@@ -163,6 +163,8 @@ def backtest_summary(
             "bias": best.bias,
             "coverage_p10_p90": best.coverage,
             "baseline_wape": scores[BASELINE].wape,
+            "ape_p80": best.ape_p80,
+            "baseline_ape_p80": scores[BASELINE].ape_p80,
             "days": best.days,
         },
         "interval": {"quantiles": list(INTERVAL_QUANTILES), "space": "log1p", "coverage": "LOWO"},

@@ -7,23 +7,23 @@ flux upload --tenant ID FILE
 flux uploads list --tenant ID | uploads retry UPLOAD
 flux run [--tenant ID]        materialize the whole graph for every tenant with data
 flux demo                     three demo restaurants, end to end
-flux ui | api | stop          the Dagster UI, the API server, stop what Flux started
+flux ui | daemon | api | web | mlflow [--background]   the servers (web: the dashboard)
+flux stop                     stop every server Flux started, and then its database
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
-import os
-import signal
-import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 from uuid import UUID
 
 import sqlalchemy as sa
 
+from flux_pipelines import services
 from flux_pipelines.db.cluster import LocalCluster, PostgresNotFound
 from flux_pipelines.db.connections import ensure_database, get_engine, plain_url, role_url
 from flux_pipelines.db.migrate import migrate
@@ -34,6 +34,7 @@ from flux_pipelines.defs.ingest.uploads import (
     receive_upload,
 )
 from flux_pipelines.landing import landing_zone
+from flux_pipelines.services import Service
 from flux_pipelines.settings import PROJECT_ROOT, FluxSettings, get_settings
 
 
@@ -244,64 +245,64 @@ def cmd_demo(args: argparse.Namespace, settings: FluxSettings) -> None:
 # -- servers ----------------------------------------------------------------------------------------
 
 
-def _pid_file(settings: FluxSettings, name: str) -> Path:
-    folder = settings.home / "run"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{name}.pid"
+def _bin(name: str) -> str:
+    return services.bin_path(name)
 
 
-def _serve(
-    settings: FluxSettings,
-    name: str,
-    command: list[str],
-    env: dict[str, str],
-    cwd: Path = PROJECT_ROOT,
-) -> None:
-    process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env})
-    _pid_file(settings, name).write_text(str(process.pid))
-    try:
-        raise SystemExit(process.wait())
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
-        raise SystemExit(process.wait()) from None
-    finally:
-        _pid_file(settings, name).unlink(missing_ok=True)
+def _run_service(args: argparse.Namespace, settings: FluxSettings, service: Service) -> None:
+    if getattr(args, "background", False):
+        services.start_background(settings, service)
+        print(f"the {service.name} server runs in the background; `make stop` stops it")
+        return
+    raise SystemExit(services.run_foreground(settings, service))
+
+
+def dagster_service(settings: FluxSettings, name: str, command: list[str]) -> Service:
+    from flux_pipelines.instance import dagster_environment
+
+    environment = dagster_environment(settings)
+    # From DAGSTER_HOME, where our dagster.yaml is copied, so Dagster finds no second one.
+    return Service(name, command, environment, cwd=Path(environment["DAGSTER_HOME"]))
 
 
 def cmd_ui(args: argparse.Namespace, settings: FluxSettings) -> None:
-    from flux_pipelines.instance import dagster_environment
-
     print(
         f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C or `make stop` to stop)", flush=True
     )
-    dagster = str(Path(sys.executable).with_name("dagster"))
-    command = [
-        dagster,
-        "dev",
-        "-w",
-        str(PROJECT_ROOT / "workspace.yaml"),
-        "-h",
-        args.host,
-        "-p",
-        str(args.port),
-    ]
-    environment = dagster_environment(settings)
-    # From DAGSTER_HOME, where our dagster.yaml is copied, so Dagster finds no second one.
-    _serve(settings, "ui", command, environment, cwd=Path(environment["DAGSTER_HOME"]))
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    command = [_bin("dagster"), "dev", "-w", workspace, "-h", args.host, "-p", str(args.port)]
+    service = dagster_service(settings, "ui", command)
+    _run_service(
+        args, settings, replace(service, ready_url=f"http://{args.host}:{args.port}/server_info")
+    )
+
+
+def cmd_daemon(args: argparse.Namespace, settings: FluxSettings) -> None:
+    print("Dagster daemon: sensors, schedules and queued runs (`make stop` to stop)", flush=True)
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    _run_service(
+        args,
+        settings,
+        dagster_service(settings, "daemon", [_bin("dagster-daemon"), "run", "-w", workspace]),
+    )
 
 
 def cmd_api(args: argparse.Namespace, settings: FluxSettings) -> None:
+    service = services.api_service(settings, args.host, args.port)
     print(
-        f"Flux API on http://{args.host}:{args.port} (docs at /docs; Ctrl-C or `make stop` to stop)",
+        f"Flux API on http://{args.host}:{args.port or settings.api_port} "
+        "(docs at /v1/docs; Ctrl-C or `make stop` to stop)",
         flush=True,
     )
-    uvicorn = str(Path(sys.executable).with_name("uvicorn"))
-    _serve(
-        settings,
-        "api",
-        [uvicorn, "flux_api.main:app", "--host", args.host, "--port", str(args.port)],
-        {},
-    )
+    _run_service(args, settings, service)
+
+
+def cmd_web(args: argparse.Namespace, settings: FluxSettings) -> None:
+    """The dashboard's production build, served in the background, and the API it calls."""
+    try:
+        print(services.start_dashboard(settings))
+    except services.DashboardNotReady as why:
+        _fail(str(why))
 
 
 def cmd_mlflow(args: argparse.Namespace, settings: FluxSettings) -> None:
@@ -311,9 +312,8 @@ def cmd_mlflow(args: argparse.Namespace, settings: FluxSettings) -> None:
     print(
         f"MLflow UI on http://{args.host}:{args.port} (Ctrl-C or `make stop` to stop)", flush=True
     )
-    mlflow = str(Path(sys.executable).with_name("mlflow"))
     command = [
-        mlflow,
+        _bin("mlflow"),
         "ui",
         "--backend-store-uri",
         tracking_uri(settings),
@@ -322,19 +322,18 @@ def cmd_mlflow(args: argparse.Namespace, settings: FluxSettings) -> None:
         "--port",
         str(args.port),
     ]
-    _serve(settings, "mlflow", command, {})
+    _run_service(
+        args,
+        settings,
+        Service("mlflow", command, {}, ready_url=f"http://{args.host}:{args.port}/health"),
+    )
 
 
 def cmd_stop(args: argparse.Namespace, settings: FluxSettings) -> None:
-    for name in ("ui", "api", "mlflow"):
-        pid_file = _pid_file(settings, name)
-        if pid_file.exists():
-            try:
-                os.kill(int(pid_file.read_text()), signal.SIGTERM)
-                print(f"stopped the {name} server")
-            except ProcessLookupError:
-                pass
-            pid_file.unlink(missing_ok=True)
+    """Every server Flux started, with all it started, waited for; the database last."""
+    for name in services.SERVICES:
+        if services.stop(settings, name):
+            print(f"stopped the {name} server")
     if not settings.database_url:
         stopped = LocalCluster.from_settings(settings).down()
         print(
@@ -410,17 +409,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     sub.add_parser("demo", help="three demo restaurants, end to end").set_defaults(func=cmd_demo)
 
+    background = {"action": "store_true", "help": "start it detached and return once it answers"}
     ui = sub.add_parser("ui", help="the Dagster UI (with its daemon: sensor and schedule)")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--background", **background)  # type: ignore[arg-type]
     ui.set_defaults(func=cmd_ui)
+    daemon = sub.add_parser("daemon", help="the Dagster daemon alone (sensors, schedules, runs)")
+    daemon.add_argument("--background", **background)  # type: ignore[arg-type]
+    daemon.set_defaults(func=cmd_daemon)
     api = sub.add_parser("api", help="the API server")
     api.add_argument("--host", default="127.0.0.1")
-    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--port", type=int, default=None, help="default: FLUX_API_URL's port")
+    api.add_argument("--background", **background)  # type: ignore[arg-type]
     api.set_defaults(func=cmd_api)
+    sub.add_parser(
+        "web", help="serve the dashboard's build on FLUX_WEB_PORT, and the API when it is down"
+    ).set_defaults(func=cmd_web)
     mlflow = sub.add_parser("mlflow", help="the MLflow UI on the model registry")
     mlflow.add_argument("--host", default="127.0.0.1")
     mlflow.add_argument("--port", type=int, default=5000)
+    mlflow.add_argument("--background", **background)  # type: ignore[arg-type]
     mlflow.set_defaults(func=cmd_mlflow)
     sub.add_parser(
         "stop", help="stop the servers and the local database Flux started"

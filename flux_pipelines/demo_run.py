@@ -9,6 +9,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
+from flux_pipelines import services
 from flux_pipelines.db.connections import get_engine
 from flux_pipelines.db.migrate import migrate
 from flux_pipelines.db.tables import forecasts, model_versions, tenants, uploads, users
@@ -20,8 +21,13 @@ from flux_pipelines.settings import FluxSettings
 DEMO_PASSWORD = "flux-demo-password"  # noqa: S105 - the documented login of the demo data
 
 
-def demo_email(restaurant: DemoRestaurant) -> str:
-    return f"owner@{restaurant.slug}.example"
+def demo_email(restaurant: DemoRestaurant, role: str = "owner") -> str:
+    return f"{role}@{restaurant.slug}.example"
+
+
+def demo_roles(restaurant: DemoRestaurant) -> tuple[str, ...]:
+    """Every demo restaurant has its owner; the first has a whole team, to show each role."""
+    return ("owner", "manager", "chef") if restaurant == RESTAURANTS[0] else ("owner",)
 
 
 def _tenant_for(conn: sa.Connection, restaurant: DemoRestaurant) -> UUID:
@@ -37,19 +43,20 @@ def _tenant_for(conn: sa.Connection, restaurant: DemoRestaurant) -> UUID:
     ).scalar_one()
 
 
-def _ensure_owner(conn: sa.Connection, tenant_id: UUID, restaurant: DemoRestaurant) -> None:
+def _ensure_users(conn: sa.Connection, tenant_id: UUID, restaurant: DemoRestaurant) -> None:
     from flux_api.security import hash_password
 
-    email = demo_email(restaurant)
-    if conn.execute(sa.select(users.c.user_id).where(users.c.email == email)).first() is None:
-        conn.execute(
-            sa.insert(users).values(
-                tenant_id=tenant_id,
-                email=email,
-                role="owner",
-                password_hash=hash_password(DEMO_PASSWORD),
+    for role in demo_roles(restaurant):
+        email = demo_email(restaurant, role)
+        if conn.execute(sa.select(users.c.user_id).where(users.c.email == email)).first() is None:
+            conn.execute(
+                sa.insert(users).values(
+                    tenant_id=tenant_id,
+                    email=email,
+                    role=role,
+                    password_hash=hash_password(DEMO_PASSWORD),
+                )
             )
-        )
 
 
 def _upload_once(
@@ -77,7 +84,7 @@ def run_demo(settings: FluxSettings) -> None:
     with engine.begin() as conn:
         for restaurant in RESTAURANTS:
             tenant_id = _tenant_for(conn, restaurant)
-            _ensure_owner(conn, tenant_id, restaurant)
+            _ensure_users(conn, tenant_id, restaurant)
             _upload_once(conn, settings, tenant_id, restaurant)
             demo_tenants[tenant_id] = restaurant
     print(
@@ -97,13 +104,18 @@ def run_demo(settings: FluxSettings) -> None:
         f"\nfinished in {time.monotonic() - started:.0f} s"
         + (f"; FAILED runs: {failed}" if failed else "")
     )
+    first = RESTAURANTS[0]
+    try:
+        served = services.start_dashboard(settings)
+    except services.DashboardNotReady as why:
+        served = f"the dashboard is not served: {why}"
     print(
-        "\nNext:\n"
-        "  make ui    the Dagster UI on http://127.0.0.1:3000 (asset graph, partitions, runs, checks)\n"
-        "  make api   the API on http://127.0.0.1:8000 (OpenAPI docs at /docs)\n"
-        f"  demo login: {demo_email(RESTAURANTS[0])} / {DEMO_PASSWORD}\n"
-        "    curl -s -d 'username=owner@trattoria-roma.example&password=flux-demo-password' "
-        "http://127.0.0.1:8000/v1/auth/token"
+        "\nElsewhere: `make ui` (the Dagster UI on http://127.0.0.1:3000), the API's docs at "
+        f"{settings.api_url}/v1/docs, `make stop` to stop what runs.\n{served}.\n"
+        f"\nThe dashboard: {settings.web_url}\n"
+        f"  sign in as {demo_email(first)} / {DEMO_PASSWORD}\n"
+        f"  (or {demo_email(first, 'manager')}, {demo_email(first, 'chef')}, "
+        f"{demo_email(RESTAURANTS[1])}: the same password)"
     )
     if failed:
         raise SystemExit(1)

@@ -10,12 +10,15 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_TOKEN_SECRET = "flux-development-secret-do-not-use-in-production"  # noqa: S105
+# The dashboard's own development default (flux_web/lib/config.ts refuses it the same way).
+DEV_WEB_SESSION_SECRET = "flux-dashboard-development-session-secret-not-for-production"  # noqa: S105
 
 Role = Literal["owner", "pipeline", "api", "analyst"]
 TokenAlgorithm = Literal["HS256", "RS256"]
@@ -77,6 +80,15 @@ class FluxSettings(BaseSettings):
     )
     upload_max_bytes: int = 100 * 1024 * 1024
     log_level: str = "INFO"
+    api_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="where the dashboard's server calls the API; `flux api` serves on its port",
+    )
+    web_port: int = Field(default=3001, description="the dashboard's port (`make web`)")
+    web_session_secret: SecretStr = Field(
+        default=SecretStr(DEV_WEB_SESSION_SECRET),
+        description="seals the dashboard's session cookie (32 characters or more)",
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret_outside_development(self) -> FluxSettings:
@@ -90,6 +102,25 @@ class FluxSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _session_secret_long_enough(self) -> FluxSettings:
+        if len(self.web_session_secret.get_secret_value()) < 32:
+            raise ValueError("FLUX_WEB_SESSION_SECRET must have at least 32 characters")
+        return self
+
+    def web_session_secret_problem(self) -> str | None:
+        """Why the dashboard must not start with this session secret: its development default
+        anywhere but in development (checked where the dashboard starts, and by the dashboard)."""
+        if (
+            self.environment != "development"
+            and self.web_session_secret.get_secret_value() == DEV_WEB_SESSION_SECRET
+        ):
+            return (
+                f"FLUX_WEB_SESSION_SECRET must be set to a secret of your own when "
+                f"FLUX_ENVIRONMENT={self.environment}: its development default is refused"
+            )
+        return None
+
+    @model_validator(mode="after")
     def _rs256_needs_public_keys(self) -> FluxSettings:
         if self.token_algorithm == "RS256" and not self.token_public_keys:
             raise ValueError("FLUX_TOKEN_ALGORITHM=RS256 needs FLUX_TOKEN_PUBLIC_KEYS")
@@ -98,6 +129,14 @@ class FluxSettings(BaseSettings):
     @property
     def landing_root(self) -> str:
         return self.landing_url or (self.home / "landing").resolve().as_uri()
+
+    @property
+    def api_port(self) -> int:
+        return urlparse(self.api_url).port or 80
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
 
     @property
     def dagster_home(self) -> Path:

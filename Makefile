@@ -4,9 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
+WEB := flux_web
 export DAGSTER_HOME ?= $(CURDIR)/.flux/dagster
+export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: install db run test lint format typecheck unit ui api mlflow stop bench clean
+.PHONY: install db run test lint format typecheck unit ui api web mlflow stop bench clean \
+	web-install web-build web-client web-client-check web-unit e2e chromium
 
 .tools/uv/bin/uv:
 	$(PYTHON) -m venv .tools/uv
@@ -23,34 +26,82 @@ $(BIN)/.synced: pyproject.toml uv.lock | $(UV)
 
 install: $(BIN)/.synced
 
+# The dashboard's packages, exactly as package-lock.json has them, again whenever it changes.
+$(WEB)/node_modules/.installed: $(WEB)/package-lock.json $(WEB)/package.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web-install: $(WEB)/node_modules/.installed
+
+# Debian's Chromium for the browser tests and the web benchmark (Playwright's own download
+# cannot work here).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+WEB_SOURCES := $(shell find $(WEB)/app $(WEB)/components $(WEB)/lib -type f 2>/dev/null) \
+	$(WEB)/middleware.ts $(WEB)/next.config.ts $(WEB)/tsconfig.json
+
+$(WEB)/.next/BUILD_ID: $(WEB_SOURCES) $(WEB)/node_modules/.installed
+	cd $(WEB) && npx next build
+
+web-build: $(WEB)/.next/BUILD_ID
+
 db: install
 	$(BIN)/flux db up
 	$(BIN)/flux db migrate
 
-run: db
+# The demo restaurants through the whole graph, then the dashboard served on them.
+run: db web-build
 	$(BIN)/flux demo
 
-lint: install
-	$(BIN)/ruff check flux_pipelines flux_api tests bench
-	$(BIN)/ruff format --check flux_pipelines flux_api tests bench
+# The dashboard's typed client, from the API's OpenAPI document (no server needed).
+web-client: install web-install
+	$(BIN)/python -m flux_api.openapi_document $(WEB)/lib/api/openapi.json
+	cd $(WEB) && npx openapi-typescript lib/api/openapi.json -o lib/api/schema.d.ts >/dev/null
 
-format: install
-	$(BIN)/ruff check --fix flux_pipelines flux_api tests bench
-	$(BIN)/ruff format flux_pipelines flux_api tests bench
+# Fails when the committed client no longer matches the API: run `make web-client`.
+web-client-check: install web-install
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	$(BIN)/python -m flux_api.openapi_document $$tmp/openapi.json && \
+	(cd $(WEB) && npx openapi-typescript $$tmp/openapi.json -o $$tmp/schema.d.ts >/dev/null) && \
+	diff -u $(WEB)/lib/api/openapi.json $$tmp/openapi.json && \
+	diff -u $(WEB)/lib/api/schema.d.ts $$tmp/schema.d.ts && \
+	echo "the dashboard's API client matches the API"
+
+lint: install web-install
+	$(BIN)/ruff check flux_core flux_pipelines flux_api tests bench
+	$(BIN)/ruff format --check flux_core flux_pipelines flux_api tests bench
+	cd $(WEB) && npx eslint . --max-warnings=0 && npx tsc --noEmit && npx prettier --check . --log-level=warn
+
+format: install web-install
+	$(BIN)/ruff check --fix flux_core flux_pipelines flux_api tests bench
+	$(BIN)/ruff format flux_core flux_pipelines flux_api tests bench
+	cd $(WEB) && npx prettier --write . --log-level=warn
 
 typecheck: install
-	$(BIN)/mypy flux_pipelines flux_api
+	$(BIN)/mypy flux_core flux_pipelines flux_api
 
-unit: db
+unit: db web-build
 	$(BIN)/pytest
 
-test: lint typecheck unit
+web-unit: web-install
+	cd $(WEB) && npx vitest run
+
+# The browser tests: the demo data, the API, the dashboard's build and the Dagster daemon on
+# ports and a FLUX_HOME of their own (.flux/e2e), Chromium driven by Playwright; all stopped after.
+e2e: install web-build chromium
+	$(WEB)/e2e/run-stack.sh
+
+test: lint typecheck web-client-check unit web-unit e2e
 
 ui: db
 	$(BIN)/flux ui
 
 api: db
 	$(BIN)/flux api
+
+web: db web-build
+	$(BIN)/flux web
 
 mlflow: db
 	$(BIN)/flux mlflow
@@ -59,9 +110,9 @@ stop: install
 	$(BIN)/flux stop
 
 # The API benchmark drives load with wrk (Debian's package); installed here when missing.
-bench: db
+bench: db web-build chromium
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } || echo "wrk not installed: the API benchmark needs it"
 	$(BIN)/python -m bench $(BENCH)
 
 clean: stop
-	rm -rf .flux dbt_project/target dbt_project/logs
+	rm -rf .flux dbt_project/target dbt_project/logs $(WEB)/.next

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -249,3 +250,10 @@ def start_dashboard(settings: FluxSettings) -> str:
         api = f"started the API on {settings.api_url}"
     start_background(settings, web_service(settings))
     return f"{api}; the dashboard is on {settings.web_url} (`make stop` stops both)"
+
+
+def free_port() -> int:
+    """A port nothing listens on now (for a benchmark's or a test's own servers)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -4,6 +4,7 @@ import "server-only";
 
 import createClient from "openapi-fetch";
 import { redirect } from "next/navigation";
+import { cache } from "react";
 
 import type { components, paths } from "./api/schema";
 import { config } from "./config";
@@ -60,10 +61,11 @@ async function signedIn() {
   return { session, api: apiClient(session.token) };
 }
 
-export async function getTenant(): Promise<TenantProfile> {
+// Once per request: the layout and the page both need it.
+export const getTenant = cache(async (): Promise<TenantProfile> => {
   const { api } = await signedIn();
   return unwrap(api.GET("/v1/tenant"));
-}
+});
 
 export async function getForecasts(start: string, end: string) {
   const { api } = await signedIn();

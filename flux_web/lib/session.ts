@@ -3,15 +3,17 @@ import "server-only";
 
 import { cookies, headers } from "next/headers";
 import { redirect } from "next/navigation";
+import { cache } from "react";
 
 import { config } from "./config";
 import { isLive, seal, SESSION_COOKIE, unseal, type Session } from "./session-core";
 
-export async function readSession(): Promise<Session | null> {
+// Unsealed once per request, however many components ask.
+export const readSession = cache(async (): Promise<Session | null> => {
   const jar = await cookies();
   const session = await unseal(jar.get(SESSION_COOKIE)?.value, config().sessionSecret);
   return isLive(session) ? session : null;
-}
+});
 
 /** The path the middleware saw, to come back to after signing in again. */
 export async function currentPath(): Promise<string> {

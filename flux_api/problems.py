@@ -10,12 +10,17 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
+import sqlalchemy as sa
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from flux_pipelines.landing import LandingZoneUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -57,6 +62,28 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "the request is not valid", errors=errors)
 
 
+# How long a client should wait before trying again when a component Flux needs is away.
+RETRY_AFTER_SECONDS = 30
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A component is away (the database, the landing zone): 503 with Retry-After, and the
+    reason in words; the request changed nothing (a transaction that failed rolled back)."""
+    route = request.scope.get("route")
+    what = "the file store" if isinstance(exc, LandingZoneUnavailable) else "the database"
+    log.warning(
+        "component_unavailable",
+        route=getattr(route, "path", None),
+        component=what,
+        error=type(exc).__name__,
+    )
+    return problem(
+        503,
+        f"{what} is not reachable right now; nothing was changed. Please try again in a moment",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     route = request.scope.get("route")
     log.error("unhandled_error", route=getattr(route, "path", None), exc_info=exc)
@@ -66,6 +93,14 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for unavailable in (
+        sa.exc.OperationalError,
+        sa.exc.TimeoutError,
+        psycopg.OperationalError,
+        PoolTimeout,
+        LandingZoneUnavailable,
+    ):
+        app.add_exception_handler(unavailable, _unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 

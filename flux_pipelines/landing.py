@@ -16,14 +16,29 @@ from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from flux_pipelines.settings import FluxSettings
 
 CHUNK = 1024 * 1024
+# botocore's standard retry mode: throttling (SlowDown), 5xx and dropped connections are tried
+# again with backoff, up to this many attempts in all, before the zone reports itself unavailable.
+S3_ATTEMPTS = 5
 
 
 class UploadTooLarge(ValueError):
     pass
+
+
+class LandingZoneUnavailable(RuntimeError):
+    """The store of raw uploads failed (S3 down or throttling past its retries, a full disk):
+    ``str()`` says so in words; nothing half-written was kept."""
+
+
+def _unavailable(what: str, error: BaseException) -> LandingZoneUnavailable:
+    detail = " ".join(str(error).split())[:300]
+    return LandingZoneUnavailable(f"the landing zone could not {what}: {detail}")
 
 
 @dataclass(frozen=True)
@@ -78,15 +93,20 @@ class LocalLandingZone:
         target = self.root / key
         target.parent.mkdir(parents=True, exist_ok=True)
         # Written beside the target, then renamed: a reader never sees half a file.
-        with tempfile.NamedTemporaryFile(
-            dir=target.parent, delete=False, prefix=".incoming-"
-        ) as tmp:
-            try:
-                size, sha = _spool(stream, tmp, max_bytes)  # type: ignore[arg-type]
-            except BaseException:
-                os.unlink(tmp.name)
-                raise
-        os.replace(tmp.name, target)
+        try:
+            with tempfile.NamedTemporaryFile(
+                dir=target.parent, delete=False, prefix=".incoming-"
+            ) as tmp:
+                try:
+                    size, sha = _spool(stream, tmp, max_bytes)  # type: ignore[arg-type]
+                    tmp.flush()
+                    os.fsync(tmp.fileno())
+                except BaseException:
+                    os.unlink(tmp.name)
+                    raise
+            os.replace(tmp.name, target)
+        except OSError as error:  # no space left, a read-only or missing volume
+            raise _unavailable("store the file", error) from error
         return StoredObject(key, size, sha)
 
     def open(self, key: str) -> BinaryIO:
@@ -107,7 +127,8 @@ class LocalLandingZone:
 class S3LandingZone:
     def __init__(self, bucket: str, prefix: str, endpoint_url: str | None) -> None:
         self.bucket, self.prefix = bucket, prefix.strip("/")
-        self.client = boto3.client("s3", endpoint_url=endpoint_url)
+        retries = Config(retries={"mode": "standard", "max_attempts": S3_ATTEMPTS})
+        self.client = boto3.client("s3", endpoint_url=endpoint_url, config=retries)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -117,14 +138,23 @@ class S3LandingZone:
         with tempfile.SpooledTemporaryFile(max_size=8 * CHUNK) as spool:
             size, sha = _spool(stream, spool, max_bytes)  # type: ignore[arg-type]
             spool.seek(0)
-            self.client.upload_fileobj(
-                spool, self.bucket, self._key(key), ExtraArgs={"Metadata": {"sha256": sha}}
-            )
+            try:
+                # One object write: S3 never shows a part of it (a multipart upload that fails
+                # is never completed).
+                self.client.upload_fileobj(
+                    spool, self.bucket, self._key(key), ExtraArgs={"Metadata": {"sha256": sha}}
+                )
+            except (BotoCoreError, ClientError) as error:
+                raise _unavailable("store the file", error) from error
         return StoredObject(key, size, sha)
 
     def open(self, key: str) -> BinaryIO:
         spool = tempfile.TemporaryFile()
-        self.client.download_fileobj(self.bucket, self._key(key), spool)
+        try:
+            self.client.download_fileobj(self.bucket, self._key(key), spool)
+        except (BotoCoreError, ClientError) as error:
+            spool.close()
+            raise _unavailable(f"read {key}", error) from error
         spool.seek(0)
         return spool  # type: ignore[return-value]
 
@@ -132,7 +162,10 @@ class S3LandingZone:
         kwargs = {"Bucket": self.bucket, "Prefix": self._key(prefix), "MaxKeys": limit}
         if start_after:
             kwargs["StartAfter"] = self._key(start_after)
-        response = self.client.list_objects_v2(**kwargs)
+        try:
+            response = self.client.list_objects_v2(**kwargs)
+        except (BotoCoreError, ClientError) as error:
+            raise _unavailable("list its files", error) from error
         strip = len(self.prefix) + 1 if self.prefix else 0
         return [obj["Key"][strip:] for obj in response.get("Contents", [])]
 

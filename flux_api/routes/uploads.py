@@ -50,6 +50,7 @@ from flux_pipelines.defs.ingest.parsing import spreadsheet_safe
 from flux_pipelines.defs.ingest.uploads import (
     MAPPABLE,
     InvalidColumnMapping,
+    UploadNotRegistered,
     check_column_mapping,
     receive_upload,
 )
@@ -179,7 +180,7 @@ def _column_mapping(value: object) -> dict[str, str] | None:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=UploadAccepted,
-    responses=problem_responses(400, 413, 415, 422),
+    responses=problem_responses(400, 413, 415, 422, 503),
     openapi_extra=_MULTIPART_BODY,
 )
 async def create_upload(
@@ -236,6 +237,14 @@ async def create_upload(
             )
         except UploadTooLarge as error:
             raise _too_large(limit) from error
+        except UploadNotRegistered as error:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "the file was kept, but the database is not reachable to record it; it will be "
+                "processed once the database is back. Sending it again is safe: the same file is "
+                "recognised and never loaded twice",
+                headers={"Retry-After": "30"},
+            ) from error
     finally:
         await form.close()
     accepted = UploadAccepted(upload_id=upload_id)

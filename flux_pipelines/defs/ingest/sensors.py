@@ -33,7 +33,7 @@ from flux_pipelines.defs.tenants import (
     tenants_in_flight,
     tenants_partitions,
 )
-from flux_pipelines.landing import LandingZone, parse_upload_key
+from flux_pipelines.landing import LandingZone, LandingZoneUnavailable, parse_upload_key
 
 # Keys listed per tick: one LIST request on S3 (MaxKeys), however large the bucket.
 PAGE = 1000
@@ -138,7 +138,13 @@ def build_landing_sensor(
     ) -> dg.SensorResult:
         cursor = json.loads(context.cursor) if context.cursor else {}
         engine = database.engine()
-        scan = scan_landing_zone(engine, landing.zone(), cursor.get("after"), page_size)
+        try:
+            scan = scan_landing_zone(engine, landing.zone(), cursor.get("after"), page_size)
+        except LandingZoneUnavailable as error:
+            # Registered uploads still get their runs; this page of stray files waits for the
+            # next tick, from the same place.
+            context.log.warning(f"landing zone not listed this tick: {error}")
+            scan = LandingScan([], 0, cursor.get("after"))
         with engine.connect() as conn:
             pending = pending_by_tenant(conn)
         known = list(context.instance.get_dynamic_partitions(TENANTS))

@@ -23,6 +23,11 @@ MAPPABLE = tuple(dict.fromkeys((*DAILY_ROLES, *LINE_ITEM_ROLES)))
 MAX_HEADER_LENGTH = 200
 
 
+class UploadNotRegistered(RuntimeError):
+    """The file is in the landing zone, but its row could not be written (the database went
+    away): the landing sensor registers it later, so nothing is lost."""
+
+
 class InvalidColumnMapping(ValueError):
     """The mapping cannot be used; ``str(error)`` says why, for the person who wrote it."""
 
@@ -111,16 +116,19 @@ def receive_upload(
     mapping = check_column_mapping(column_mapping) if column_mapping is not None else None
     upload_id = uuid4()
     stored = zone.put(upload_key(tenant_id, upload_id), stream, max_bytes=max_bytes)
-    conn.execute(
-        sa.insert(uploads).values(
-            upload_id=upload_id,
-            tenant_id=tenant_id,
-            object_key=stored.key,
-            filename=filename[:255],
-            content_sha256=stored.sha256,
-            size_bytes=stored.size_bytes,
-            status="received",
-            column_mapping=mapping,
+    try:
+        conn.execute(
+            sa.insert(uploads).values(
+                upload_id=upload_id,
+                tenant_id=tenant_id,
+                object_key=stored.key,
+                filename=filename[:255],
+                content_sha256=stored.sha256,
+                size_bytes=stored.size_bytes,
+                status="received",
+                column_mapping=mapping,
+            )
         )
-    )
+    except sa.exc.OperationalError as error:
+        raise UploadNotRegistered(f"upload {upload_id} is stored as {stored.key}") from error
     return UploadReceipt(upload_id, stored.key, stored.size_bytes, stored.sha256)

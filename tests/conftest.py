@@ -20,7 +20,7 @@ from flux_pipelines.db.tables import tenants
 from flux_pipelines.settings import FluxSettings, get_settings
 
 # Fixtures other test modules share, available everywhere without importing them.
-pytest_plugins = ["api_fixtures", "moto_server"]
+pytest_plugins = ["api_fixtures", "moto_server", "private_stack"]
 
 TEST_PREFIX = "flux_test_"
 TEST_DATABASE = f"{TEST_PREFIX}{os.getpid()}"

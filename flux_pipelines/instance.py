@@ -27,6 +27,7 @@ def dagster_environment(settings: FluxSettings) -> dict[str, str]:
     return {
         "DAGSTER_HOME": str(home),
         "FLUX_DAGSTER_PG_URL": url.render_as_string(hide_password=False),
+        "FLUX_DAGSTER_MAX_CONCURRENT_RUNS": str(settings.dagster_max_concurrent_runs),
     }
 
 

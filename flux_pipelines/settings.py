@@ -79,6 +79,12 @@ class FluxSettings(BaseSettings):
         "0: none is left out for that (tenants an upload run is still training always are)",
     )
     upload_max_bytes: int = 100 * 1024 * 1024
+    dagster_max_concurrent_runs: int = Field(
+        default=2,
+        ge=0,
+        description="Dagster runs at a time (the queued run coordinator's limit); 0 holds every "
+        "run in the queue",
+    )
     log_level: str = "INFO"
     api_url: str = Field(
         default="http://127.0.0.1:8000",

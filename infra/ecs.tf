@@ -36,6 +36,7 @@ locals {
     FLUX_SAGEMAKER_IMAGE_URI = local.image
     FLUX_SAGEMAKER_S3_URL    = "s3://${aws_s3_bucket.flux["artifacts"].bucket}/sagemaker"
     DAGSTER_HOME             = "/app"
+    FLUX_DAGSTER_MAX_CONCURRENT_RUNS = "4"
     AWS_DEFAULT_REGION       = var.region
   }
 

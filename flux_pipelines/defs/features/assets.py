@@ -18,15 +18,37 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import sqlalchemy as sa
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from flux_pipelines.db.connections import role_url
+from flux_pipelines.db.connections import get_engine, role_url
 from flux_pipelines.defs.features.project import flux_dbt_project
 from flux_pipelines.defs.features.translator import FluxDbtTranslator
 from flux_pipelines.defs.tenants import run_tenants
 from flux_pipelines.settings import FluxSettings, get_settings
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# The last model of the graph: when it exists, every model has been built once.
+LAST_MODEL = "analytics.features_daily"
+_FIRST_BUILD_LOCK = 0x466C7578_4442  # "FluxDB"
+
+
+@contextmanager
+def first_build_alone(settings: FluxSettings) -> Iterator[None]:
+    """Two runs building the models for the first time at once raced to create the same tables
+    (seen on a fresh install with two upload runs: 'Database Error creating fct_daily_demand').
+    While the models do not exist yet, a build holds a PostgreSQL advisory lock; the other waits,
+    then finds the tables and builds its tenants into them."""
+    with get_engine("pipeline", settings).connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        if conn.execute(sa.select(sa.func.to_regclass(LAST_MODEL))).scalar() is not None:
+            yield
+            return
+        conn.execute(sa.select(sa.func.pg_advisory_lock(_FIRST_BUILD_LOCK)))
+        try:
+            yield
+        finally:
+            conn.execute(sa.select(sa.func.pg_advisory_unlock(_FIRST_BUILD_LOCK)))
 
 
 def dbt_connection_env(settings: FluxSettings) -> dict[str, str]:
@@ -69,9 +91,11 @@ def flux_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> I
         context.log.info(f"{len(tenants)} tenant(s) rebuilt")
         args, scope = ["build"], json.dumps(tenants)
     # Settings are read at run time, not import time: tests point FLUX_DATABASE_URL elsewhere.
-    with environment({**dbt_connection_env(get_settings()), "FLUX_DBT_TENANTS": scope}):
-        invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
+    settings = get_settings()
+    with first_build_alone(settings):
+        with environment({**dbt_connection_env(settings), "FLUX_DBT_TENANTS": scope}):
+            invocation = dbt.cli(args, context=context)
+        yield from invocation.stream()
     # dagster-dbt reports models and data tests as events, unit tests not at all: the log says.
     results = invocation.get_artifact("run_results.json")["results"]
     unit_tests = sorted(

@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.flux/dagster
 export NEXT_TELEMETRY_DISABLED := 1
 
 .PHONY: install db run test lint format typecheck unit ui api web mlflow stop bench clean \
-	web-install web-build web-client web-client-check web-unit e2e chromium
+	web-install web-build web-client web-client-check web-unit e2e chromium fuzz
 
 .tools/uv/bin/uv:
 	$(PYTHON) -m venv .tools/uv
@@ -93,6 +93,12 @@ e2e: install web-build chromium
 	$(WEB)/e2e/run-stack.sh
 
 test: lint typecheck web-client-check unit web-unit e2e
+
+# The parsers' fuzzer for longer than make test gives it (20,000 cases a property, new each run);
+# every crash it finds becomes a file of tests/files and an entry of test_parsing_catalog.py.
+fuzz: install
+	FLUX_FUZZ_EXAMPLES=$${FLUX_FUZZ_EXAMPLES:-20000} FLUX_FUZZ_RANDOM=1 \
+	FLUX_FUZZ_KEEP=$(CURDIR)/.flux/fuzz-crash.bin $(BIN)/pytest -q tests/test_parsing_fuzz.py
 
 ui: db
 	$(BIN)/flux ui

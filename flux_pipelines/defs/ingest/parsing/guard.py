@@ -69,8 +69,11 @@ def refusal_for(error: Exception) -> UnreadableUpload:
         return UnreadableUpload(
             "The compressed (.gz) file is damaged or incomplete and cannot be opened."
         )
-    return UnreadableUpload(
+    refusal = UnreadableUpload(
         "Flux could not read this file as a sales export: its content is not laid out as one "
         "(for instance, it changes format partway through). Export it again as CSV and upload "
         f"that. Details: {type(error).__name__}: {_detail(error)}"
     )
+    # No parser foresaw this file: the fuzzer and the catalog count it as a crash to fix.
+    refusal.unforeseen = True  # type: ignore[attr-defined]
+    return refusal

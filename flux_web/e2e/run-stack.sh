@@ -21,10 +21,12 @@ export FLUX_WEB_SESSION_SECRET
 
 trap '"$flux" stop >/dev/null 2>&1 || true' EXIT
 "$flux" stop >/dev/null 2>&1 || true   # what an interrupted earlier run left
+mkdir -p "$FLUX_HOME/logs"
 "$flux" db up >/dev/null
 "$flux" db migrate >/dev/null
 echo "e2e: the demo restaurants through the pipeline, then the API and the dashboard ..."
-"$flux" demo | tail -n 3
+"$flux" demo > "$FLUX_HOME/logs/demo.log" 2>&1 || { tail -n 40 "$FLUX_HOME/logs/demo.log"; exit 1; }
+tail -n 4 "$FLUX_HOME/logs/demo.log"
 "$flux" daemon --background >/dev/null
 cd "$root/flux_web"
 npx playwright test "$@"

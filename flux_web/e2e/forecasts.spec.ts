@@ -57,7 +57,7 @@ test.describe("as the owner", () => {
     await expect(page.getByRole("img", { name: /^Forecast of covers/ })).toBeVisible();
     await expect(page.getByText("Actual, last 6 weeks").first()).toBeVisible();
     await expect(page.getByText(/How far to trust it:/).first()).toBeVisible();
-    await expect(page.getByText(/updated .* \(UTC\)/).first()).toBeVisible();
+    await expect(page.getByText(/updated .* UTC\./).first()).toBeVisible();
   });
 
   test("public holidays and closed days are marked as the API says", async ({ page }) => {

@@ -89,9 +89,13 @@ export function formatWeekday(
 
 export function formatMoment(instant: string, where: Locale, timeZone = "UTC"): string {
   return new Intl.DateTimeFormat(where.locale, {
-    dateStyle: "medium",
-    timeStyle: "short",
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "numeric",
+    minute: "2-digit",
     timeZone,
+    timeZoneName: "short",
   }).format(new Date(instant));
 }
 

@@ -6,6 +6,7 @@ import {
   comparedWithBaseline,
   formatDay,
   formatMetric,
+  formatMoment,
   formatWeekday,
   modelName,
 } from "@/lib/format";
@@ -68,5 +69,11 @@ describe("accuracy in words", () => {
   it("names the models as a manager would", () => {
     expect(modelName("ensemble")).toBe("a blend of models");
     expect(modelName("some_new_kind")).toBe("some new kind");
+  });
+});
+
+describe("moments", () => {
+  it("say their time zone", () => {
+    expect(formatMoment("2026-12-02T07:46:00Z", US)).toBe("Dec 2, 2026, 7:46 AM UTC");
   });
 });

@@ -134,8 +134,7 @@ function ModelNote({
     <p>
       <strong>How far to trust it:</strong> {accuracyInWords(model, where)}{" "}
       <span className="muted">
-        Made by {modelName(model.model_kind)}; updated {formatMoment(model.generated_at, where)}{" "}
-        (UTC).
+        Made by {modelName(model.model_kind)}; updated {formatMoment(model.generated_at, where)}.
       </span>
     </p>
   );

@@ -51,7 +51,7 @@ export default async function ModelsPage() {
                   </>
                 )}
                 <dt>Trained</dt>
-                <dd>{formatMoment(model.trained_at, where)} (UTC)</dd>
+                <dd>{formatMoment(model.trained_at, where)}</dd>
               </dl>
               <p>{accuracyInWords(model, where)}</p>
             </section>

@@ -57,7 +57,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-import yaml
 
 from bench.scratch import scratch_settings
 from flux_pipelines.db.connections import get_engine
@@ -85,12 +84,8 @@ GOAL_829_SECONDS = 300
 GOAL_10K_SECONDS = 1800
 DATABASE = "flux_bench_forecast"
 RUN_LOGS = OUT / "dagster-runs"  # the launched nightly runs' output
-# The nightly's runs at a time: the instance's run coordinator (dagster.yaml).
-NIGHTLY_RUNS = int(
-    yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())["run_coordinator"]["config"][
-        "max_concurrent_runs"
-    ]
-)
+# The nightly's runs at a time: the instance's run coordinator (dagster.yaml reads the setting).
+NIGHTLY_RUNS = FluxSettings().dagster_max_concurrent_runs
 
 
 # --- memory ------------------------------------------------------------------------------

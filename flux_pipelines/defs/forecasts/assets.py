@@ -1,5 +1,6 @@
 """``demand_forecasts``: each tenant-metric's @champion forecasts the horizon (flux.forecasts)."""
 
+import datetime as dt
 from typing import Any
 from uuid import UUID
 
@@ -7,7 +8,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import model_versions
+from flux_pipelines.db.tables import model_versions, uploads
 from flux_pipelines.defs.forecasts.writer import MetricForecast, replace_forecasts
 from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.tenants import tenants_partitions
@@ -25,16 +26,42 @@ def champion_metrics(conn: sa.Connection, tenant_id: UUID) -> list[str]:
     return [str(metric) for metric in rows]
 
 
+def covered_through(conn: sa.Connection, tenant_id: UUID) -> pd.Timestamp | None:
+    """The last day the tenant's loaded uploads cover, whatever metric: a restaurant closed on its
+    last days has no rows for them, yet they are past, not days to forecast."""
+    last = conn.execute(
+        sa.select(sa.func.max(uploads.c.date_max)).where(
+            uploads.c.tenant_id == tenant_id, uploads.c.status == "loaded"
+        )
+    ).scalar()
+    return pd.Timestamp(last) if last is not None else None
+
+
+def first_forecast_day(
+    observed: pd.Timestamp, covered: pd.Timestamp | None, today: dt.date
+) -> pd.Timestamp:
+    """The first day that needs a forecast: after the last observed day, after the last day the
+    uploads cover, and not before today (past days need none)."""
+    after = max(observed, covered if covered is not None else observed) + pd.Timedelta(days=1)
+    return max(after, pd.Timestamp(today))
+
+
 def forecast_tenant(
-    registry: ModelRegistry, conn: sa.Connection, tenant_id: UUID, horizon: int
+    registry: ModelRegistry,
+    conn: sa.Connection,
+    tenant_id: UUID,
+    horizon: int,
+    today: dt.date | None = None,
 ) -> list[MetricForecast]:
-    """The next ``horizon`` days after each metric's last observed date, from its champion."""
+    """The ``horizon`` days from the first that needs a forecast, per metric, from its champion."""
     observed = last_observed_dates(conn, tenant_id)
+    covered = covered_through(conn, tenant_id)
+    day = today or dt.datetime.now(dt.UTC).date()
     out = []
     for metric in champion_metrics(conn, tenant_id):
         model, version = registry.load_champion(tenant_id, metric)
-        last = observed.get(metric, model.last_observed_date)
-        dates = pd.date_range(last + pd.Timedelta(days=1), periods=horizon, freq="D")
+        first = first_forecast_day(observed.get(metric, model.last_observed_date), covered, day)
+        dates = pd.date_range(first, periods=horizon, freq="D")
         out.append(MetricForecast(metric, version, model.predict(dates)))
     return out
 

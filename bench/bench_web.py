@@ -19,6 +19,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
+from typing import Any
 
 import holidays
 import psycopg
@@ -58,7 +59,8 @@ def _seed(settings: FluxSettings, admin: sa.URL) -> tuple[uuid.UUID, uuid.UUID, 
     migrate(settings)
     today = dt.date.today()
     tenant, user, upload = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    rows, points = [], []
+    rows: list[dict[str, Any]] = []
+    points: list[dict[str, Any]] = []
     for d in range(42, 0, -1):
         day = today - dt.timedelta(days=d)
         rows += [

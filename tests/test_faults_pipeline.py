@@ -243,7 +243,9 @@ def _multipart(body: bytes) -> bytes:
     )
 
 
-def _run_statuses(stack: PrivateStack) -> list[str]:
+def _run_statuses(stack: PrivateStack, since: int = 0) -> list[str]:
+    """The statuses of the runs in launch order, from the ``since``-th on (earlier tests' runs
+    share the module's stack)."""
     dagster = sa.create_engine(
         plain_url(
             role_url(
@@ -254,7 +256,8 @@ def _run_statuses(stack: PrivateStack) -> list[str]:
     )
     try:
         with dagster.connect() as conn:
-            return list(conn.execute(sa.text("select status from runs order by id")).scalars())
+            statuses = conn.execute(sa.text("select status from runs order by id")).scalars()
+            return list(statuses)[since:]
     except sa.exc.ProgrammingError:  # Dagster has not made its tables yet
         return []
     finally:
@@ -266,24 +269,27 @@ def test_the_dagster_daemon_killed_and_restarted_while_runs_are_queued(
 ) -> None:
     stack = private_stack
     first, second = stack.tenant(), stack.tenant()
+    before = len(_run_statuses(stack))
     bodies = {first: history(restaurant=0), second: history(restaurant=2)}
     # At first no run may start (a limit of 0): the sensor queues them, the queue holds them.
     stack.upload(first, bodies[first])
     stack.flux("daemon", "--background", FLUX_DAGSTER_MAX_CONCURRENT_RUNS="0")
-    wait_for(lambda: _run_statuses(stack).count("QUEUED") == 1, 180, "a queued run")
+    wait_for(lambda: _run_statuses(stack, before).count("QUEUED") == 1, 180, "a queued run")
     stack.upload(second, bodies[second])
-    wait_for(lambda: _run_statuses(stack).count("QUEUED") == 2, 180, "a second queued run")
+    wait_for(lambda: _run_statuses(stack, before).count("QUEUED") == 2, 180, "a second queued run")
 
     daemon = psutil.Process(int((stack.home / "run" / "daemon.pid").read_text()))
     daemon.kill()  # SIGKILL: the daemon alone, mid-flight
     daemon.wait(30)
-    assert _run_statuses(stack) == ["QUEUED", "QUEUED"]
+    assert _run_statuses(stack, before) == ["QUEUED", "QUEUED"]
 
     stack.flux("stop")  # forgets the dead daemon, ends what it left, and the database
     stack.start_database()
     stack.flux("daemon", "--background", FLUX_DAGSTER_MAX_CONCURRENT_RUNS="2")
     wait_for(
-        lambda: _run_statuses(stack) == ["SUCCESS", "SUCCESS"], 600, "the queued runs to finish"
+        lambda: _run_statuses(stack, before) == ["SUCCESS", "SUCCESS"],
+        600,
+        "the queued runs to finish",
     )
     for tenant, body in bodies.items():
         assert_forecast_once(stack, tenant, body)

@@ -26,6 +26,7 @@ from flux_pipelines.defs.training.direct_features import (
     to_level,
     training_examples,
 )
+from flux_pipelines.defs.training.drivers import Drivers
 from flux_pipelines.defs.training.series import iso_weekdays
 
 BASELINE = "seasonal_naive"
@@ -468,11 +469,16 @@ def _from_kept_rows(forecaster: Any, dates: pd.DatetimeIndex) -> np.ndarray | No
 
 
 def predict_from_origin(
-    model: Any, history: pd.Series, country: str, dates: pd.DatetimeIndex, horizon: int
+    model: Any,
+    history: pd.Series,
+    country: str,
+    dates: pd.DatetimeIndex,
+    horizon: int,
+    drivers: Drivers | None = None,
 ) -> np.ndarray:
     """A direct model's forecast of ``dates`` from the last day of ``history``."""
     ahead = np.asarray((pd.DatetimeIndex(dates) - pd.Timestamp(history.index.max())).days)
-    state = origin_state(history, country, int(max(ahead.max(initial=1), 1)))
+    state = origin_state(history, country, int(max(ahead.max(initial=1), 1)), drivers)
     return predict_from_state(model, state, state.days - 1, dates)
 
 
@@ -490,11 +496,17 @@ class XGBoostForecaster:
     kind = XGBOOST
 
     def __init__(
-        self, country: str, seed: int = 0, horizon: int = 28, state: OriginState | None = None
+        self,
+        country: str,
+        seed: int = 0,
+        horizon: int = 28,
+        state: OriginState | None = None,
+        drivers: Drivers | None = None,
     ) -> None:
         self.country = country
         self.seed = seed
         self.horizon = horizon
+        self.drivers = drivers
         self.model: Any = None
         self.history = pd.Series(dtype="float64")
         self.shared: OriginState | None = state
@@ -510,7 +522,9 @@ class XGBoostForecaster:
         return state
 
     def fit(self, history: pd.Series, closed: frozenset[int]) -> XGBoostForecaster:
-        state = self._state_for(history) or origin_state(history, self.country, self.horizon)
+        state = self._state_for(history) or origin_state(
+            history, self.country, self.horizon, getattr(self, "drivers", None)
+        )
         # What forecasting needs of the series' features is kept in ``ahead`` below.
         self.shared = None
         self.origin = len(history) - 1
@@ -528,7 +542,14 @@ class XGBoostForecaster:
         forecast = _from_kept_rows(self, dates)
         if forecast is not None:
             return forecast
-        return predict_from_origin(self.model, self.history, self.country, dates, self.horizon)
+        return predict_from_origin(
+            self.model,
+            self.history,
+            self.country,
+            dates,
+            self.horizon,
+            getattr(self, "drivers", None),
+        )
 
 
 class GlobalForecaster:
@@ -543,6 +564,7 @@ class GlobalForecaster:
         country: str,
         horizon: int,
         ahead: RowsAhead | None = None,
+        drivers: Drivers | None = None,
     ) -> None:
         """``ahead``: the rows of the days after the history's last day, if at hand."""
         self.model = model
@@ -550,6 +572,7 @@ class GlobalForecaster:
         self.country = country
         self.horizon = horizon
         self.ahead = ahead
+        self.drivers = drivers
 
     def fit(self, history: pd.Series, closed: frozenset[int]) -> GlobalForecaster:
         raise TypeError("the global model is fitted across a batch (global_model.py)")
@@ -558,7 +581,14 @@ class GlobalForecaster:
         forecast = _from_kept_rows(self, dates)
         if forecast is not None:
             return forecast
-        return predict_from_origin(self.model, self.history, self.country, dates, self.horizon)
+        return predict_from_origin(
+            self.model,
+            self.history,
+            self.country,
+            dates,
+            self.horizon,
+            getattr(self, "drivers", None),
+        )
 
 
 def log_mean(forecasts: list[np.ndarray]) -> np.ndarray:
@@ -593,9 +623,11 @@ def make_forecaster(
     horizon: int = 28,
     init: dict[str, Any] | None = None,
     state: OriginState | None = None,
+    drivers: Drivers | None = None,
 ) -> Forecaster:
     """``init``: a warm start (``warm_start()`` of an earlier fit of the same kind), if it has one;
-    ``state``: the whole series' features, for a kind that reads them (see XGBoostForecaster)."""
+    ``state``: the whole series' features, for a kind that reads them (see XGBoostForecaster);
+    ``drivers``: bookings and events, for the kinds that learn from them."""
     if kind == BASELINE:
         return SeasonalNaive()
     if kind == WEEKDAY_MEDIAN:
@@ -603,5 +635,5 @@ def make_forecaster(
     if kind == PROPHET:
         return ProphetForecaster(country, seed, init)
     if kind == XGBOOST:
-        return XGBoostForecaster(country, seed, horizon, state)
+        return XGBoostForecaster(country, seed, horizon, state, drivers)
     raise ValueError(f"unknown per-series candidate {kind!r}; known: {', '.join(LOCAL_CANDIDATES)}")

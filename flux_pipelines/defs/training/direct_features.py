@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from flux_pipelines.defs.training.drivers import BookingIndex, Drivers
 from flux_pipelines.defs.training.series import holiday_flags
 
 ORIGIN_STEP = 5  # coprime with 7: training origins fall on every weekday
@@ -46,6 +47,11 @@ FEATURES = (
     "same_day_last_year",
     "observed_share_28",
     "history_days",
+    # Drivers (drivers.py): covers booked for the day by the origin, whether the restaurant
+    # takes bookings at all by then, and a day it flagged as an event or a promotion.
+    "booked_share",
+    "takes_bookings",
+    "is_event",
 )
 
 
@@ -70,6 +76,8 @@ class OriginState:
     weekday_log_mean_12: np.ndarray  # on log1p(value): the level RMSLE aims at
     weekday_log_std_12: np.ndarray  # how erratic the weekday is
     holidays: np.ndarray  # flags for every day of the series and ``horizon + 1`` beyond
+    bookings: BookingIndex
+    events: np.ndarray  # flags, as ``holidays``
 
     @property
     def days(self) -> int:
@@ -129,7 +137,10 @@ def _spread(table: np.ndarray, days: int, first_weekday: int) -> np.ndarray:
     return out
 
 
-def origin_state(series: pd.Series, country: str, horizon: int) -> OriginState:
+def origin_state(
+    series: pd.Series, country: str, horizon: int, drivers: Drivers | None = None
+) -> OriginState:
+    drivers = drivers or Drivers()
     values = series.to_numpy(dtype="float64")
     days = len(values)
     start = pd.Timestamp(series.index[0])
@@ -182,6 +193,8 @@ def origin_state(series: pd.Series, country: str, horizon: int) -> OriginState:
         weekday_log_mean_12=stats["logmean12"],
         weekday_log_std_12=stats["logstd12"],
         holidays=holiday_flags(country, dates),
+        bookings=drivers.booking_index(start),
+        events=drivers.event_flags(start, len(dates)),
     )
 
 
@@ -225,6 +238,9 @@ def examples(state: OriginState, origins: np.ndarray, horizon: int) -> Examples:
         "same_day_last_year": last_year / scale,
         "observed_share_28": state.observed_share_28[origin],
         "history_days": state.history_days[origin],
+        "booked_share": state.bookings.booked_by(origin, day) / scale,
+        "takes_bookings": state.bookings.known_at(origin),
+        "is_event": state.events[day],
     }
     matrix = np.column_stack([columns[name] for name in FEATURES]).astype("float32")
     return Examples(matrix, target, scale, origin, day, weekday + 1)

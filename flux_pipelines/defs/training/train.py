@@ -41,6 +41,7 @@ from flux_pipelines.defs.training.candidates import (
     make_forecaster,
 )
 from flux_pipelines.defs.training.direct_features import LOOKBACK_DAYS, origin_state
+from flux_pipelines.defs.training.drivers import Drivers
 from flux_pipelines.defs.training.global_model import GlobalInputs, global_inputs
 from flux_pipelines.defs.training.model import DemandModel
 from flux_pipelines.defs.training.series import (
@@ -71,6 +72,7 @@ class SeriesJob:
     metric: str
     country: str
     history: pd.DataFrame  # date, value (NaN = unknown day)
+    drivers: Drivers | None = None  # bookings and events (drivers.py)
 
     def series(self) -> pd.Series:
         """The history as a complete calendar; built once (backtest, refit and summary read it)."""
@@ -94,11 +96,11 @@ def backtest_series(job: SeriesJob, config: TrainingConfig) -> SeriesBacktestRes
     bt = plan_backtest(series, config.horizon, config.windows)
     local = [k for k in dict.fromkeys([BASELINE, *config.candidates]) if k in LOCAL_CANDIDATES]
     # The series' features once, for the boosted candidates of every window and the global model.
-    state = origin_state(series, job.country, config.horizon)
+    state = origin_state(series, job.country, config.horizon, job.drivers)
     factories = {
         kind: (
             lambda kind=kind: make_forecaster(
-                kind, job.country, config.seed, config.horizon, state=state
+                kind, job.country, config.seed, config.horizon, state=state, drivers=job.drivers
             )
         )
         for kind in local
@@ -116,9 +118,9 @@ def refit_champion(
 ) -> Forecaster:
     """``init``: the backtest's last fit of this kind (``SeriesBacktest.warm_starts``)."""
     series = job.series()
-    return make_forecaster(kind, job.country, config.seed, config.horizon, init).fit(
-        series, closed_weekdays(series)
-    )
+    return make_forecaster(
+        kind, job.country, config.seed, config.horizon, init, drivers=job.drivers
+    ).fit(series, closed_weekdays(series))
 
 
 def global_forecaster(
@@ -131,7 +133,7 @@ def global_forecaster(
     ahead = None
     if inputs is not None and inputs.end == len(series) - 1:
         ahead = RowsAhead(pd.Timestamp(series.index[-1]), inputs.forecast_rows[0])
-    return GlobalForecaster(model, tail, job.country, config.horizon, ahead)
+    return GlobalForecaster(model, tail, job.country, config.horizon, ahead, job.drivers)
 
 
 def backtest_summary(

@@ -142,3 +142,52 @@ public_holidays = sa.Table(
     sa.Column("date", sa.Date, primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
 )
+
+# Booking exports, summed per (visit day, day booked) (0010).
+staged_bookings = sa.Table(
+    "staged_bookings",
+    metadata,
+    sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("visit_date", sa.Date, primary_key=True),
+    sa.Column("booked_on", sa.Date, primary_key=True),
+    sa.Column("covers", sa.Numeric(10, 1), nullable=False),
+    sa.Column("bookings", sa.Integer, nullable=False),
+    sa.Column("upload_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+)
+
+store_codes = sa.Table(
+    "store_codes",
+    metadata,
+    sa.Column("store_code", sa.Text, primary_key=True),
+    sa.Column("tenant_id", UUID(as_uuid=True), nullable=False),
+)
+
+# Days the restaurant told Flux about: closed, event, promotion (0010).
+calendar_days = sa.Table(
+    "calendar_days",
+    metadata,
+    sa.Column(
+        "day_id", UUID(as_uuid=True), primary_key=True, server_default=sa.func.gen_random_uuid()
+    ),
+    sa.Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_by", UUID(as_uuid=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+)
+
+# A manager's own number for a day's forecast, beside the model's (0010).
+forecast_adjustments = sa.Table(
+    "forecast_adjustments",
+    metadata,
+    sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("metric", sa.Text, primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("model_p50", sa.Float),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("set_by", UUID(as_uuid=True)),
+    sa.Column("set_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+)

@@ -83,3 +83,15 @@ staged_item_sales = dg.AssetSpec(
     description="What line-item exports sold, one row per tenant and day (items, quantities and "
     "revenues in arrays), in flux.staged_item_sales; written by staged_sales.",
 )
+
+
+# The same, for booking exports: written by staged_sales' loads, read by the drivers' dbt model.
+staged_bookings = dg.AssetSpec(
+    "staged_bookings",
+    deps=[staged_sales],
+    group_name="ingest",
+    kinds={"postgres"},
+    description="Booking exports summed per tenant, visit day and day booked, in "
+    "flux.staged_bookings (a multi-store export loads each tenant's stores, through "
+    "flux.store_codes); written by staged_sales.",
+)

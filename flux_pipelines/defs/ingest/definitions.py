@@ -1,6 +1,6 @@
 import dagster as dg
 
-from flux_pipelines.defs.ingest.assets import staged_item_sales, staged_sales
+from flux_pipelines.defs.ingest.assets import staged_bookings, staged_item_sales, staged_sales
 from flux_pipelines.defs.ingest.checks import (
     freshness,
     rejection_rate,
@@ -9,6 +9,6 @@ from flux_pipelines.defs.ingest.checks import (
 )
 
 defs = dg.Definitions(
-    assets=[staged_sales, staged_item_sales],
+    assets=[staged_sales, staged_item_sales, staged_bookings],
     asset_checks=[rejection_rate, freshness, row_counts, uploads_settled],
 )

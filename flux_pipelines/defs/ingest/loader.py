@@ -1,4 +1,5 @@
-"""Loading uploads into ``flux.staged_sales`` (and ``flux.staged_item_sales``), exactly once.
+"""Loading uploads into ``flux.staged_sales`` (``staged_item_sales``, ``staged_bookings``), exactly
+once.
 
 Everything about an upload happens in ONE transaction: the upload row is locked, the file parsed,
 valid rows COPY'd into temporary tables and merged into staging (a later upload of the same days
@@ -50,6 +51,7 @@ from flux_pipelines.defs.ingest.staging import (
     merge_items,
     rejection_rows,
     settle,
+    stage_bookings,
 )
 from flux_pipelines.landing import LandingZone
 
@@ -206,6 +208,8 @@ def _load_round(
             )
             entry.replaced.add(replaced)
             entry.kept.add(kept)
+        if entry.parsed.booking_rows is not None:
+            stage_bookings(conn, tables, entry)
     rejected = [r for entry in staged for r in rejection_rows(entry)]
     if rejected:
         conn.execute(sa.insert(rejected_rows), rejected)
@@ -218,6 +222,9 @@ def _load_round(
         )
         loaded = parsed.rows_total - rejected_lines
         first, last = pc.min_max(parsed.daily_rows["date"]).values()
+        if parsed.booking_rows is not None:
+            loaded = parsed.booking_rows.num_rows  # cancelled bookings are neither
+            first, last = pc.min_max(parsed.booking_rows["visit_date"]).values()
         corrected = tuple(sorted(entry.replaced.uploads))
         warnings = list(parsed.warnings)
         if entry.kept.days:

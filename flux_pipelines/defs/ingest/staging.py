@@ -9,7 +9,7 @@ import io
 import typing
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from uuid import UUID
 
 import numpy as np
@@ -21,8 +21,19 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from flux_pipelines.db.tables import staged_item_sales, staged_sales, uploads
+from flux_pipelines.db.tables import (
+    staged_bookings,
+    staged_item_sales,
+    staged_sales,
+    store_codes,
+    uploads,
+)
 from flux_pipelines.defs.ingest.parsing import ParsedUpload
+from flux_pipelines.defs.ingest.parsing.result import (
+    combine_rejections,
+    no_rejections,
+    rejections,
+)
 from flux_pipelines.defs.ingest.schemas import staged_daily_violations
 
 # Item names as exports write them can be long; the table keeps the first 500 characters.
@@ -56,6 +67,17 @@ incoming_item_days = sa.Table(
     sa.Column("items", ARRAY(sa.Text)),
     sa.Column("quantities", ARRAY(sa.Numeric(14, 3))),
     sa.Column("revenues", ARRAY(sa.Numeric(14, 2))),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+
+incoming_bookings = sa.Table(
+    "incoming_bookings",
+    _temporary,
+    sa.Column("visit_date", sa.Date),
+    sa.Column("booked_on", sa.Date),
+    sa.Column("covers", sa.Numeric(10, 1)),
+    sa.Column("bookings", sa.Integer),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
 )
@@ -115,6 +137,7 @@ class Staged:
     kept: Replaced = field(default_factory=Replaced)
     written: int = 0
     items_written: int = 0
+    bookings_written: int = 0
 
 
 # Uploads in the order they were received: the later one's days win, whichever loads first.
@@ -325,6 +348,102 @@ def merge_items(
     if _count(conn, insert) != days.num_rows:
         raise RuntimeError(f"staged fewer item days than the {days.num_rows} parsed")
     return pairs, replaced, kept
+
+
+def bookings_of_tenant(
+    conn: sa.Connection, tenant_id: UUID, rows: pa.Table
+) -> tuple[pa.Table, pd.DataFrame]:
+    """The bookings of a multi-store export that are this tenant's stores' (``store_codes``),
+    and the other lines as rejections; a file without a store column is the tenant's own."""
+    stores = rows["store"]
+    if stores.null_count == len(stores):
+        return rows, no_rejections()
+    mine = pa.array(
+        conn.execute(
+            sa.select(store_codes.c.store_code).where(store_codes.c.tenant_id == tenant_id)
+        )
+        .scalars()
+        .all(),
+        pa.string(),
+    )
+    ours = pc.is_in(stores, value_set=mine)
+    others = rows.filter(pc.invert(ours))
+    refused = rejections(
+        others["line_number"].to_pandas(),
+        "store",
+        others["store"].to_pandas(),
+        "this store is not one of this restaurant's: its bookings are not loaded (an operator "
+        "maps a store to its restaurant with `flux stores map`)",
+    )
+    return rows.filter(ours), refused
+
+
+def stage_bookings(conn: sa.Connection, tables: Tables, entry: Staged) -> None:
+    """A booking export's bookings of this tenant into staging; the other stores' lines join
+    the upload's rejections."""
+    assert entry.parsed.booking_rows is not None
+    mine, refused = bookings_of_tenant(conn, entry.row.tenant_id, entry.parsed.booking_rows)
+    if not refused.empty:
+        entry.parsed = replace(
+            entry.parsed,
+            booking_rows=mine,
+            rejected=combine_rejections([entry.parsed.rejected, refused]),
+        )
+    if mine.num_rows:
+        entry.bookings_written, replaced, kept = merge_bookings(
+            conn, tables, entry.row.tenant_id, entry.row.upload_id, mine
+        )
+        entry.replaced.add(replaced)
+        entry.kept.add(kept)
+
+
+def merge_bookings(
+    conn: sa.Connection, tables: Tables, tenant_id: UUID, upload_id: UUID, rows: pa.Table
+) -> tuple[int, Sequence[typing.Any], Sequence[typing.Any]]:
+    """Replace the tenant's bookings of every visit day the upload covers but those a later
+    upload staged (see merge_items); returns the bookings written, and the (date, upload_id)
+    rows replaced and left to the later upload."""
+    summed = (
+        rows.group_by(["visit_date", "booked_on"], use_threads=False)
+        .aggregate([("covers", "sum"), ("covers", "count")])
+        .rename_columns(["visit_date", "booked_on", "covers", "bookings"])
+    )
+    tables.fill(incoming_bookings, summed.select(["visit_date", "booked_on", "covers", "bookings"]))
+    later = _received_later(
+        staged_bookings.c.upload_id, sa.literal(upload_id, staged_bookings.c.upload_id.type)
+    )
+    kept = conn.execute(
+        sa.delete(incoming_bookings)
+        .where(
+            staged_bookings.c.tenant_id == tenant_id,
+            staged_bookings.c.visit_date == incoming_bookings.c.visit_date,
+            *later,
+        )
+        .returning(
+            incoming_bookings.c.visit_date.label("date"),
+            incoming_bookings.c.bookings,
+            staged_bookings.c.upload_id,
+        )
+    ).all()
+    covered = sa.select(incoming_bookings.c.visit_date).scalar_subquery()
+    replaced = conn.execute(
+        sa.delete(staged_bookings)
+        .where(staged_bookings.c.tenant_id == tenant_id, staged_bookings.c.visit_date.in_(covered))
+        .returning(staged_bookings.c.visit_date.label("date"), staged_bookings.c.upload_id)
+    ).all()
+    columns = ["visit_date", "booked_on", "covers", "bookings"]
+    select = sa.select(
+        sa.literal(tenant_id, staged_bookings.c.tenant_id.type).label("tenant_id"),
+        *(incoming_bookings.c[name] for name in columns),
+        sa.literal(upload_id, staged_bookings.c.upload_id.type).label("upload_id"),
+    )
+    _count(
+        conn, sa.insert(staged_bookings).from_select(["tenant_id", *columns, "upload_id"], select)
+    )
+    written: int = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(incoming_bookings.c.bookings), 0))
+    ).scalar_one()
+    return int(written), replaced, kept
 
 
 def _item_days(items: pa.Table) -> tuple[pa.Table, int]:

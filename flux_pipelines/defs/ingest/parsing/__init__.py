@@ -1,4 +1,4 @@
-"""Parsing and validating uploaded sales files: bytes in, DataFrames and rejected lines out.
+"""Parsing and validating uploaded sales (and booking) files: bytes in, DataFrames and rejected lines out.
 
 Pure: no database, no landing zone. ``parse_upload`` recognises the export by its header (or an
 explicit column mapping), reads it in chunks, and returns the valid data aggregated per day.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import typing
 
+from flux_pipelines.defs.ingest.parsing.bookings import parse_bookings
 from flux_pipelines.defs.ingest.parsing.daily import parse_daily
 from flux_pipelines.defs.ingest.parsing.guard import GuardedReads, SourceUnavailable, refusal_for
 from flux_pipelines.defs.ingest.parsing.layouts import (
@@ -65,6 +66,8 @@ def parse_upload(
     try:
         source = open_source(typing.cast(typing.BinaryIO, GuardedReads(stream)))
         header, layout = _choose_header(source.candidates, column_mapping)
+        if layout.is_bookings:
+            return parse_bookings(source, header, layout, today)
         if layout.is_line_items:
             return parse_line_items(source, header, layout, today)
         return parse_daily(source, header, layout, today)

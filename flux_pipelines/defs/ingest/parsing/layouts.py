@@ -1,8 +1,9 @@
 """Which export a header belongs to, and which of its columns play which role.
 
 Roles are our names: ``date``, ``time``, ``order_id``, ``item``, ``quantity``, ``unit_price``,
-``line_total`` (line items) and ``sales``, ``covers``, ``orders`` (daily summaries); ``void`` and
-``event_type`` mark lines that a point-of-sale export lists but that were not sold.
+``line_total`` (line items), ``sales``, ``covers``, ``orders`` (daily summaries) and ``visit``,
+``booked_at``, ``party_size``, ``store``, ``status`` (booking exports); ``void`` and ``event_type``
+mark lines that a point-of-sale export lists but that were not sold.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from flux_pipelines.defs.ingest.parsing.result import UnreadableUpload
 DAILY_MEASURES = ("sales", "covers", "orders")
 DAILY_ROLES = ("date", *DAILY_MEASURES)
 LINE_ITEM_ROLES = ("date", "time", "order_id", "item", "quantity", "unit_price", "line_total")
+BOOKING_ROLES = ("visit", "booked_at", "party_size", "store", "status")
+BOOKINGS = "bookings"
 
 # Header names people use, normalised (lower case, runs of other characters as "_").
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -111,6 +114,55 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "quantity": ("quantity", "qty", "units", "count", "quantity_sold", "units_sold"),
     "unit_price": ("product_price", "price", "unit_price", "item_price", "price_each"),
     "line_total": ("line_total", "total_price", "line_amount", "net_price", "item_total"),
+    # Booking exports (Recruit's air_reserve.csv: visit_datetime, reserve_datetime,
+    # reserve_visitors, air_store_id). Only a file with all of visit, booked_at and party_size is
+    # read as bookings.
+    "visit": (
+        "visit_datetime",
+        "visit_date",
+        "visit_at",
+        "visit_time",
+        "reservation_datetime",
+        "reservation_date",
+        "reserved_for",
+        "date_of_visit",
+        "arrival",
+        "arrival_date",
+    ),
+    "booked_at": (
+        "reserve_datetime",
+        "reserve_date",
+        "booked_at",
+        "booked_on",
+        "booking_made",
+        "booking_made_at",
+        "reservation_made",
+        "made_on",
+        "date_booked",
+        "booking_created",
+        "booking_created_at",
+    ),
+    "party_size": (
+        "reserve_visitors",
+        "party_size",
+        "party",
+        "covers",
+        "guests",
+        "pax",
+        "people",
+        "number_of_guests",
+        "visitors",
+    ),
+    "store": (
+        "air_store_id",
+        "hpg_store_id",
+        "store_id",
+        "store",
+        "restaurant_id",
+        "location_id",
+        "venue_id",
+    ),
+    "status": ("status", "reservation_status", "booking_status"),
 }
 
 
@@ -130,6 +182,10 @@ class Layout:
     @property
     def is_line_items(self) -> bool:
         return "item" in self.columns
+
+    @property
+    def is_bookings(self) -> bool:
+        return self.format == BOOKINGS
 
 
 def _find(normalised: list[str], names: tuple[str, ...]) -> int | None:
@@ -204,13 +260,22 @@ def _daily(normalised: list[str]) -> Layout | None:
     return Layout("daily", found)
 
 
-DETECTORS = (_toast, _square, _line_items, _daily)
+def _bookings(normalised: list[str]) -> Layout | None:
+    found = _roles(normalised, BOOKING_ROLES)
+    if not {"visit", "booked_at", "party_size"} <= found.keys():
+        return None
+    return Layout(BOOKINGS, found)
+
+
+# Bookings first: their headers hold a visit date and covers, which a daily summary would take.
+DETECTORS = (_bookings, _toast, _square, _line_items, _daily)
 
 EXPECTED = (
     "a daily summary (a date column and at least one of sales, covers or orders, e.g. "
     "'date,sales,covers'); a line-item export (date or timestamp, order/transaction id, item, "
-    "and optionally quantity and price); a Square 'Item Sales' export; or a Toast "
-    "'ItemSelectionDetails' export"
+    "and optionally quantity and price); a Square 'Item Sales' export; a Toast "
+    "'ItemSelectionDetails' export; or a booking export (the visit's date and time, when the "
+    "booking was made, the party size, e.g. 'visit_datetime,reserve_datetime,reserve_visitors')"
 )
 
 
@@ -237,7 +302,7 @@ def unrecognised(headers: list[str]) -> UnreadableUpload:
 
 def mapped_layout(headers: list[str], mapping: dict[str, str]) -> Layout:
     """An explicit column mapping (our name -> the file's header) instead of detection."""
-    known = set(DAILY_ROLES) | set(LINE_ITEM_ROLES)
+    known = set(DAILY_ROLES) | set(LINE_ITEM_ROLES) | set(BOOKING_ROLES)
     unknown = sorted(set(mapping) - known)
     if unknown:
         raise UnreadableUpload(
@@ -253,6 +318,13 @@ def mapped_layout(headers: list[str], mapping: dict[str, str]) -> Layout:
                 f"such column. Columns found: {describe_columns(headers)}."
             )
         columns[ours] = stripped.index(theirs.strip().lower())
+    if "visit" in columns:
+        if not {"booked_at", "party_size"} <= columns.keys():
+            raise UnreadableUpload(
+                "A booking mapping must say which columns hold when the booking was made "
+                "(booked_at) and the party size (party_size)."
+            )
+        return Layout(BOOKINGS, columns)
     if "date" not in columns:
         raise UnreadableUpload("The column mapping must say which column holds the date.")
     if "item" in columns:

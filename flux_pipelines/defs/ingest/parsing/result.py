@@ -21,6 +21,18 @@ ITEM_ROWS = pa.schema(
     ]
 )
 
+# A booking export's bookings, one row per line kept: the store (null without a store column),
+# the visit's day, the day the booking was made, and the party size.
+BOOKING_ROWS = pa.schema(
+    [
+        ("line_number", pa.int64()),
+        ("store", pa.string()),
+        ("visit_date", pa.date32()),
+        ("booked_on", pa.date32()),
+        ("covers", pa.float64()),
+    ]
+)
+
 
 class UnreadableUpload(ValueError):
     """The whole file is refused; ``str(error)`` is written for a restaurant owner."""
@@ -34,6 +46,7 @@ class ParsedUpload:
     rejected: pd.DataFrame
     rows_total: int
     warnings: list[str] = field(default_factory=list)
+    booking_rows: pa.Table | None = None  # BOOKING_ROWS, for booking exports
 
     @cached_property
     def daily(self) -> pd.DataFrame:

@@ -22,12 +22,13 @@ from typing import NoReturn
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from flux_pipelines import services
 from flux_pipelines.db.cluster import LocalCluster, PostgresNotFound
 from flux_pipelines.db.connections import ensure_database, get_engine, plain_url, role_url
 from flux_pipelines.db.migrate import migrate
-from flux_pipelines.db.tables import tenants, uploads, users
+from flux_pipelines.db.tables import store_codes, tenants, uploads, users
 from flux_pipelines.defs.ingest.uploads import (
     InvalidColumnMapping,
     column_mapping_from_pairs,
@@ -149,6 +150,22 @@ def cmd_upload(args: argparse.Namespace, settings: FluxSettings) -> None:
             column_mapping=column_mapping,
         )
     print(receipt.upload_id)
+
+
+def cmd_stores(args: argparse.Namespace, settings: FluxSettings) -> None:
+    """Which tenant a store of a multi-store booking export is: its lines load for that tenant."""
+    with get_engine("pipeline", settings).begin() as conn:
+        if args.action == "map":
+            for code in args.codes:
+                statement = pg_insert(store_codes).values(store_code=code, tenant_id=args.tenant)
+                conn.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[store_codes.c.store_code],
+                        set_={"tenant_id": statement.excluded.tenant_id},
+                    )
+                )
+        for row in conn.execute(sa.select(store_codes).order_by(store_codes.c.store_code)):
+            print(f"{row.store_code}\t{row.tenant_id}")
 
 
 def _upload_rows(conn: sa.Connection, tenant_id: UUID) -> list[sa.Row]:
@@ -382,6 +399,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upload.add_argument("file")
     upload.set_defaults(func=cmd_upload)
+
+    stores_parser = sub.add_parser(
+        "stores", help="map the stores of multi-store booking exports to tenants"
+    )
+    stores_sub = stores_parser.add_subparsers(dest="action", required=True)
+    store_map = stores_sub.add_parser("map", help="these store codes are this tenant's")
+    store_map.add_argument("--tenant", type=UUID, required=True)
+    store_map.add_argument("codes", nargs="+")
+    stores_sub.add_parser("list", help="every store code and its tenant")
+    stores_parser.set_defaults(func=cmd_stores)
 
     forecasts_parser = sub.add_parser("forecasts", help="export the current forecasts as CSV")
     forecasts_sub = forecasts_parser.add_subparsers(dest="action", required=True)

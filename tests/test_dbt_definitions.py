@@ -21,6 +21,9 @@ MODELS = {
     "int_sales_daily_filled",
     "fct_daily_demand",
     "features_daily",
+    "stg_uploads__bookings",
+    "stg_flux__calendar_days",
+    "fct_demand_drivers",
 }
 
 
@@ -53,6 +56,8 @@ def test_lineage_joins_the_python_assets() -> None:
     assert parents("stg_uploads__item_sales") == {"staged_item_sales"}
     assert parents("stg_flux__public_holidays") == {"public_holidays"}
     assert parents("features_daily") == {"fct_daily_demand"}
+    assert parents("stg_uploads__bookings") == {"staged_bookings"}
+    assert parents("fct_demand_drivers") == {"stg_uploads__bookings", "stg_flux__calendar_days"}
     assert {"int_sales_daily_filled", "stg_flux__public_holidays"} <= parents("fct_daily_demand")
 
 

@@ -13,7 +13,7 @@ from flux_pipelines.defs.forecasts.writer import MetricForecast, replace_forecas
 from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.tenants import tenants_partitions
 from flux_pipelines.defs.training.assets import demand_models
-from flux_pipelines.defs.training.features import last_observed_dates
+from flux_pipelines.defs.training.features import last_observed_dates, read_drivers_frame
 from flux_pipelines.defs.training.freshness import tenants_to_work_on
 from flux_pipelines.defs.training.registry import ModelRegistry
 
@@ -53,16 +53,19 @@ def forecast_tenant(
     horizon: int,
     today: dt.date | None = None,
 ) -> list[MetricForecast]:
-    """The ``horizon`` days from the first that needs a forecast, per metric, from its champion."""
+    """The ``horizon`` days from the first that needs a forecast, per metric, from its champion;
+    zero on the days the restaurant said it will be closed."""
     observed = last_observed_dates(conn, tenant_id)
     covered = covered_through(conn, tenant_id)
     day = today or dt.datetime.now(dt.UTC).date()
+    drivers = read_drivers_frame(conn, [tenant_id])
+    closed = drivers.loc[drivers["kind"] == "closed", "date"].tolist()
     out = []
     for metric in champion_metrics(conn, tenant_id):
         model, version = registry.load_champion(tenant_id, metric)
         first = first_forecast_day(observed.get(metric, model.last_observed_date), covered, day)
         dates = pd.date_range(first, periods=horizon, freq="D")
-        out.append(MetricForecast(metric, version, model.predict(dates)))
+        out.append(MetricForecast(metric, version, model.predict(dates, closures=closed)))
     return out
 
 

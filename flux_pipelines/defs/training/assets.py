@@ -11,7 +11,7 @@ import dagster as dg
 from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.tenants import tenants_partitions
 from flux_pipelines.defs.training.backends import TrainingBackendResource
-from flux_pipelines.defs.training.features import read_training_frame
+from flux_pipelines.defs.training.features import read_drivers_frame, read_training_frame
 from flux_pipelines.defs.training.freshness import tenants_to_work_on
 from flux_pipelines.defs.training.registry import ModelRegistry
 
@@ -76,7 +76,7 @@ def accuracy_table(trained: dict[str, dict[str, Any]]) -> str:
 @dg.asset(
     partitions_def=tenants_partitions,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=100),
-    deps=[dg.AssetKey("features_daily")],
+    deps=[dg.AssetKey("features_daily"), dg.AssetKey("fct_demand_drivers")],
     group_name="training",
     kinds={"python", "mlflow", "xgboost"},
     description="Per tenant and metric: seasonal naive, weekday median, Prophet, XGBoost and one "
@@ -96,6 +96,7 @@ def demand_models(
         context.log.info(f"{len(current)} tenant(s) trained on their latest data already, skipped")
     with engine.connect() as conn:
         data = read_training_frame(conn, [UUID(t) for t in tenants])
+        drivers = read_drivers_frame(conn, [UUID(t) for t in tenants])
     present = set(data["tenant_id"])
     # A tenant with no sales yet has nothing to train on: not a failure, and not worth a retry
     # (its first upload starts a run of its own).
@@ -117,6 +118,7 @@ def demand_models(
                 hyperparameters,
                 job_name=f"flux-demand-{context.run_id[:8]}",
                 workdir=Path(workdir),
+                drivers=drivers,
             )
             context.log.info(f"training job {job.job_name}: {job.seconds:.1f}s\n{job.log_tail}")
             registry = ModelRegistry(settings)

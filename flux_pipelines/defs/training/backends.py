@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 import dagster as dg
 import pandas as pd
 
-from flux_pipelines.defs.training.entrypoint import RESULTS_FILE
+from flux_pipelines.defs.training.entrypoint import DRIVERS_FILE, RESULTS_FILE
 
 ENTRYPOINT_MODULE = "flux_pipelines.defs.training.entrypoint"
 TRAIN_FILE = "features.parquet"
@@ -53,8 +53,10 @@ class TrainingBackend(Protocol):
         *,
         job_name: str,
         workdir: Path,
+        drivers: pd.DataFrame | None = None,
     ) -> TrainingResult:
-        """Train every tenant-metric of ``data`` in one job; ``workdir`` receives the models."""
+        """Train every tenant-metric of ``data`` in one job; ``workdir`` receives the models.
+        ``drivers``: the tenants' bookings and told days (``fct_demand_drivers``)."""
         ...
 
 
@@ -71,13 +73,18 @@ def sagemaker_layout(root: Path) -> dict[str, Path]:
 
 
 def write_job_inputs(
-    workdir: Path, data: pd.DataFrame, hyperparameters: Mapping[str, object]
+    workdir: Path,
+    data: pd.DataFrame,
+    hyperparameters: Mapping[str, object],
+    drivers: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """SageMaker's layout under ``workdir/opt-ml``, with the batch's channel and config in it."""
     layout = sagemaker_layout(workdir / "opt-ml")
     for path in layout.values():
         path.mkdir(parents=True, exist_ok=True)
     data.to_parquet(layout["train"] / TRAIN_FILE, index=False)
+    if drivers is not None and not drivers.empty:
+        drivers.to_parquet(layout["train"] / DRIVERS_FILE, index=False)
     # SageMaker hands hyperparameters over as strings; so do we, to run the same code path.
     as_strings = {key: str(value) for key, value in hyperparameters.items()}
     (layout["config"] / "hyperparameters.json").write_text(json.dumps(as_strings))
@@ -123,8 +130,9 @@ class LocalTrainingBackend:
         *,
         job_name: str,
         workdir: Path,
+        drivers: pd.DataFrame | None = None,
     ) -> TrainingResult:
-        layout = write_job_inputs(workdir, data, hyperparameters)
+        layout = write_job_inputs(workdir, data, hyperparameters, drivers)
         env = {
             **os.environ,
             "SM_CHANNEL_TRAIN": str(layout["train"]),

@@ -32,9 +32,12 @@ import pandas as pd
 
 from flux_pipelines.defs.training.batch import SeriesFailure, train_series
 from flux_pipelines.defs.training.candidates import CANDIDATES
+from flux_pipelines.defs.training.drivers import Drivers
 from flux_pipelines.defs.training.train import SeriesJob, TrainingConfig
 
 RESULTS_FILE = "results.json"
+# Beside the features in the train channel: bookings and told days (fct_demand_drivers).
+DRIVERS_FILE = "drivers.parquet"
 CHECKPOINT_RESULTS = "results.jsonl"  # one line per finished series, written after its model
 CHECKPOINT_SERIES = 250
 REQUIRED_COLUMNS = ("tenant_id", "metric", "date", "value")
@@ -84,7 +87,9 @@ def read_hyperparameters(path: Path) -> TrainingConfig:
 def read_channel(directory: Path) -> pd.DataFrame:
     """Every CSV/Parquet file of the channel, concatenated (one per tenant-metric, or one batch)."""
     files = sorted(
-        p for p in directory.rglob("*") if p.suffix in {".csv", ".parquet"} and p.is_file()
+        p
+        for p in directory.rglob("*")
+        if p.suffix in {".csv", ".parquet"} and p.is_file() and p.name != DRIVERS_FILE
     )
     if not files:
         raise FileNotFoundError(f"no .csv or .parquet file in the train channel {directory}")
@@ -114,13 +119,63 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def series_jobs(data: pd.DataFrame) -> list[SeriesJob]:
+def read_drivers(directory: Path) -> pd.DataFrame | None:
+    """The channel's drivers (``DRIVERS_FILE``), if the batch has any."""
+    path = directory / DRIVERS_FILE
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def tenant_drivers(drivers: pd.DataFrame | None) -> dict[str, Drivers]:
+    """Per tenant: its bookings, and its event and promotion days (closures are apart)."""
+    if drivers is None or drivers.empty:
+        return {}
+    frame = drivers.assign(
+        tenant_id=drivers["tenant_id"].astype(str),
+        date=pd.to_datetime(drivers["date"]),
+        booked_on=pd.to_datetime(drivers["booked_on"]),
+    )
+    out = {}
+    for tenant, rows in frame.groupby("tenant_id"):
+        booked = rows[rows["kind"] == "booking"]
+        flagged = rows.loc[rows["kind"].isin(["event", "promotion"]), "date"]
+        out[str(tenant)] = Drivers(
+            pd.DataFrame(
+                {
+                    "visit_date": booked["date"].to_numpy(),
+                    "booked_on": booked["booked_on"].to_numpy(),
+                    "covers": booked["covers"].astype("float64").to_numpy(),
+                }
+            ),
+            tuple(pd.Timestamp(d) for d in sorted(set(flagged))),
+        )
+    return out
+
+
+def closures(drivers: pd.DataFrame | None) -> set[tuple[str, pd.Timestamp]]:
+    """The (tenant, day) pairs the restaurant said it is closed."""
+    if drivers is None or drivers.empty:
+        return set()
+    shut = drivers[drivers["kind"] == "closed"]
+    return set(zip(shut["tenant_id"].astype(str), pd.to_datetime(shut["date"]), strict=True))
+
+
+def series_jobs(data: pd.DataFrame, drivers: pd.DataFrame | None = None) -> list[SeriesJob]:
+    """One job per tenant and metric. A day the restaurant said it was closed is unknown, not
+    zero demand: the models must not learn from it, and the scores must not count it."""
+    known = tenant_drivers(drivers)
+    shut = closures(drivers)
     jobs = []
     for (tenant_id, metric), rows in data.groupby(["tenant_id", "metric"], sort=True):
         countries = rows["country"].dropna().unique()
         country = str(countries[0]) if len(countries) else DEFAULT_COUNTRY
         history = rows[["date", "value"]].reset_index(drop=True)
-        jobs.append(SeriesJob(str(tenant_id), str(metric), country, history))
+        if shut:
+            days = pd.to_datetime(history["date"])
+            closed = [(str(tenant_id), day) in shut for day in days]
+            history.loc[closed, "value"] = float("nan")
+        jobs.append(
+            SeriesJob(str(tenant_id), str(metric), country, history, known.get(str(tenant_id)))
+        )
     return jobs
 
 
@@ -197,13 +252,15 @@ def train_batch(
     model_dir: Path,
     checkpoints: Path | None = None,
     chunk: int = CHECKPOINT_SERIES,
+    drivers: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """Train every tenant-metric of ``data`` (one global model per chunk); save each champion.
+    ``drivers``: the tenants' bookings and told days (``fct_demand_drivers``), if any.
 
     With ``checkpoints``, series finished by an earlier, interrupted run are taken from there.
     """
     started = time.perf_counter()
-    jobs = series_jobs(data)
+    jobs = series_jobs(data, drivers)
     done = _checkpointed(checkpoints)
     if done:
         log.info("resuming: %d of %d series already trained (checkpoints)", len(done), len(jobs))
@@ -250,7 +307,12 @@ def main(env: Mapping[str, str] = os.environ) -> int:
         checkpoints = paths["checkpoints"] if paths["checkpoints"].is_dir() else None
         chunk = hyperparameters(paths["hyperparameters"]).get("checkpoint_series")
         results = train_batch(
-            data, config, paths["model"], checkpoints, int(chunk or CHECKPOINT_SERIES)
+            data,
+            config,
+            paths["model"],
+            checkpoints,
+            int(chunk or CHECKPOINT_SERIES),
+            read_drivers(paths["train"]),
         )
         document = json.dumps({"config": _json_safe(vars(config)), "results": results}, indent=1)
         (paths["model"] / RESULTS_FILE).write_text(document)

@@ -23,6 +23,17 @@ features_daily = sa.table(
 
 TRAINING_COLUMNS = ("tenant_id", "metric", "date", "value", "country")
 
+demand_drivers = sa.table(
+    "fct_demand_drivers",
+    sa.column("tenant_id", PG_UUID(as_uuid=True)),
+    sa.column("kind", sa.Text),
+    sa.column("date", sa.Date),
+    sa.column("booked_on", sa.Date),
+    sa.column("covers", sa.Numeric),
+    schema=FEATURES_SCHEMA,
+)
+DRIVER_COLUMNS = ("tenant_id", "kind", "date", "booked_on", "covers")
+
 
 def read_training_frame(conn: sa.Connection, tenant_ids: Sequence[UUID]) -> pd.DataFrame:
     """Every day of the tenants' series: tenant_id (str), metric, date, value (NaN=unknown)."""
@@ -35,6 +46,21 @@ def read_training_frame(conn: sa.Connection, tenant_ids: Sequence[UUID]) -> pd.D
     frame = pd.DataFrame(rows, columns=list(TRAINING_COLUMNS))
     frame["tenant_id"] = frame["tenant_id"].astype(str)
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype("float64")
+    return frame
+
+
+def read_drivers_frame(conn: sa.Connection, tenant_ids: Sequence[UUID]) -> pd.DataFrame:
+    """The tenants' bookings and told days (``fct_demand_drivers``): tenant_id (str), kind,
+    date, booked_on, covers."""
+    c = demand_drivers.c
+    rows = conn.execute(
+        sa.select(*(c[name] for name in DRIVER_COLUMNS))
+        .where(c.tenant_id.in_(list(tenant_ids)))
+        .order_by(c.tenant_id, c.date)
+    ).all()
+    frame = pd.DataFrame(rows, columns=list(DRIVER_COLUMNS))
+    frame["tenant_id"] = frame["tenant_id"].astype(str)
+    frame["covers"] = pd.to_numeric(frame["covers"], errors="coerce").astype("float64")
     return frame
 
 

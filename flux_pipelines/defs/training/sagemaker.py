@@ -47,6 +47,7 @@ from flux_pipelines.defs.training.backends import (
     sagemaker_layout,
     write_job_inputs,
 )
+from flux_pipelines.defs.training.entrypoint import DRIVERS_FILE
 
 log = logging.getLogger("flux.training.sagemaker")
 
@@ -218,9 +219,12 @@ class SageMakerTrainingBackend:
         *,
         job_name: str,
         workdir: Path,
+        drivers: pd.DataFrame | None = None,
     ) -> TrainingResult:
         started = self.clock()
-        name = self.submit(data, hyperparameters, job_name=job_name, workdir=workdir)
+        name = self.submit(
+            data, hyperparameters, job_name=job_name, workdir=workdir, drivers=drivers
+        )
         description = self.wait(name, deadline=started + self.deadline_seconds)
         return self.collect(description, workdir, seconds=self.clock() - started)
 
@@ -287,15 +291,18 @@ class SageMakerTrainingBackend:
         *,
         job_name: str,
         workdir: Path,
+        drivers: pd.DataFrame | None = None,
     ) -> str:
         """Upload the channel and create the job; returns SageMaker's job name."""
         name = training_job_name(job_name, datetime.now(UTC), secrets.token_hex(2))
-        layout = write_job_inputs(workdir, data, hyperparameters)
-        self.s3.upload_file(
-            str(layout["train"] / TRAIN_FILE),
-            self.bucket,
-            self._key("training", name, "train", TRAIN_FILE),
-        )
+        layout = write_job_inputs(workdir, data, hyperparameters, drivers)
+        for file in (TRAIN_FILE, DRIVERS_FILE):  # the channel is the prefix: both files reach it
+            if (layout["train"] / file).exists():
+                self.s3.upload_file(
+                    str(layout["train"] / file),
+                    self.bucket,
+                    self._key("training", name, "train", file),
+                )
         tenant_metrics = int(data.groupby(["tenant_id", "metric"]).ngroups) if len(data) else 0
         request = self.create_request(name, hyperparameters, tenant_metrics)
         deadline, delay = self.clock() + self.deadline_seconds, self.polling.first_delay

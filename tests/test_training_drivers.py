@@ -108,3 +108,28 @@ def test_the_boosted_model_learns_from_bookings_and_flagged_days() -> None:
     # The first week is mostly booked at the origin; later days are partly, events all along.
     assert scores["with"][0] < 0.6 * scores["without"][0], scores
     assert scores["with"][1] < 0.85 * scores["without"][1], scores
+
+
+def test_the_channels_drivers_reach_their_tenant_and_closed_days_become_unknown() -> None:
+    from flux_pipelines.defs.training.entrypoint import series_jobs
+
+    days = pd.date_range("2024-01-01", periods=10, freq="D")
+    data = pd.DataFrame(
+        {"tenant_id": ["a"] * 10 + ["b"] * 10, "metric": "covers", "country": "US"}
+        | {"date": list(days) * 2, "value": [50.0] * 20}
+    )
+    drivers = pd.DataFrame(
+        {
+            "tenant_id": ["a", "a", "b"],
+            "kind": ["booking", "event", "closed"],
+            "date": [days[3], days[5], days[2]],
+            "booked_on": [days[1], None, None],
+            "covers": [6.0, None, None],
+        }
+    )
+    a, b = series_jobs(data, drivers)
+    assert a.drivers is not None and b.drivers is not None
+    assert a.drivers.bookings["covers"].tolist() == [6.0] and a.drivers.events == (days[5],)
+    assert b.drivers.bookings.empty and b.drivers.events == ()  # a closure is not an event
+    assert a.history["value"].notna().all()
+    assert b.history["value"].isna().tolist() == [i == 2 for i in range(10)]

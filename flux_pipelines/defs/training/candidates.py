@@ -461,6 +461,22 @@ class RowsAhead:
         return _by_step(model, self.rows, ahead)
 
 
+def _direct_forecast(forecaster: Any, dates: pd.DatetimeIndex) -> np.ndarray:
+    """A fitted direct forecaster's forecast: from its kept rows where they reach, else from
+    the features of its history (and drivers; models pickled before them have none)."""
+    forecast = _from_kept_rows(forecaster, dates)
+    if forecast is not None:
+        return forecast
+    return predict_from_origin(
+        forecaster.model,
+        forecaster.history,
+        forecaster.country,
+        dates,
+        forecaster.horizon,
+        getattr(forecaster, "drivers", None),
+    )
+
+
 def _from_kept_rows(forecaster: Any, dates: pd.DatetimeIndex) -> np.ndarray | None:
     """A direct forecaster's forecast from its ``RowsAhead``, or None where they do not reach
     (or the forecaster was pickled before it kept any)."""
@@ -539,17 +555,7 @@ class XGBoostForecaster:
         return self
 
     def predict(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        forecast = _from_kept_rows(self, dates)
-        if forecast is not None:
-            return forecast
-        return predict_from_origin(
-            self.model,
-            self.history,
-            self.country,
-            dates,
-            self.horizon,
-            getattr(self, "drivers", None),
-        )
+        return _direct_forecast(self, dates)
 
 
 class GlobalForecaster:
@@ -578,17 +584,7 @@ class GlobalForecaster:
         raise TypeError("the global model is fitted across a batch (global_model.py)")
 
     def predict(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        forecast = _from_kept_rows(self, dates)
-        if forecast is not None:
-            return forecast
-        return predict_from_origin(
-            self.model,
-            self.history,
-            self.country,
-            dates,
-            self.horizon,
-            getattr(self, "drivers", None),
-        )
+        return _direct_forecast(self, dates)
 
 
 def log_mean(forecasts: list[np.ndarray]) -> np.ndarray:

@@ -19,8 +19,10 @@ from flux_api.logs import RequestLogMiddleware, configure_logging
 from flux_api.problems import install_problem_handlers, problem_openapi
 from flux_api.reads import open_read_pool
 from flux_api.routes import (
+    adjustments,
     auth,
     calendar,
+    days,
     forecasts,
     health,
     models,
@@ -86,7 +88,18 @@ def create_app(settings: FluxSettings | None = None) -> FastAPI:
     app.state.token_verifier = TokenVerifier.from_settings(effective)
     install_problem_handlers(app)
     app.add_middleware(RequestLogMiddleware)
-    routers = [health, tenant, uploads, forecasts, calendar, sales, models, users]
+    routers = [
+        health,
+        tenant,
+        uploads,
+        forecasts,
+        adjustments,
+        calendar,
+        days,
+        sales,
+        models,
+        users,
+    ]
     if effective.token_algorithm == "HS256":  # noqa: S105 (an algorithm name)
         routers.insert(1, auth)
     for module in routers:

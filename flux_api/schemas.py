@@ -110,10 +110,15 @@ class UploadReport(UploadDetail):
 class ForecastPoint(BaseModel):
     date: date
     metric: Metric
-    p10: float
+    p10: float = Field(description="0 on a day the restaurant said it is closed, as p50 and p90")
     p50: float
     p90: float
     model_version: int
+    closed: bool = Field(description="the restaurant said it is closed that day")
+    adjusted_p50: float | None = Field(
+        description="the number an owner or a manager set for the day instead of p50, if any"
+    )
+    adjustment_reason: str | None
 
 
 class ModelAccuracy(BaseModel):
@@ -171,13 +176,86 @@ class TenantProfile(BaseModel):
     currency: str = Field(description="ISO 4217 code of the country's currency, e.g. USD")
 
 
-CalendarKind = Literal["public_holiday"]
+ToldKind = Literal["closed", "event", "promotion"]
+CalendarKind = Literal["public_holiday", "school_holiday", "closed", "event", "promotion"]
+# Days a restaurant tells Flux about lie in this span: older than any sales history we load, or
+# further ahead than any forecast, they are a typing mistake.
+TOLD_DAYS_FROM = date(1990, 1, 1)
+TOLD_DAYS_YEARS_AHEAD = 3
 
 
 class CalendarDay(BaseModel):
     date: date
     kind: CalendarKind
-    name: str
+    name: str = Field(description="the holiday's name, or the note of a day the restaurant told")
+
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+
+
+class ToldDay(BaseModel):
+    """A day the restaurant told Flux about: closed (forecast as zero, out of every score), or an
+    event or a promotion (a flag the models learn from)."""
+
+    day_id: UUID
+    date: date
+    kind: ToldKind
+    note: str
+    created_at: datetime
+
+
+class ToldDayCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    date: date
+    kind: ToldKind
+    note: Note = ""
+
+
+Day = date  # a field named ``date`` hides the type in its own class body
+
+
+class ToldDayUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    date: Day | None = None
+    kind: ToldKind | None = None
+    note: Note | None = None
+
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class AdjustmentSet(BaseModel):
+    """An owner's or a manager's own number for a day, with why (a party of 40, a street fair)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: float = Field(ge=0, lt=1e12, allow_inf_nan=False)
+    reason: Reason
+
+
+class Adjustment(BaseModel):
+    date: date
+    metric: Metric
+    value: float = Field(description="the number set for the day")
+    model_p50: float | None = Field(
+        description="the model's P50 for the day when the number was set; null if it had none"
+    )
+    reason: str
+    set_by: str | None = Field(description="who set it (e-mail); null once they are removed")
+    set_at: datetime
+    actual: float | None = Field(description="the day's actual, once loaded")
+
+
+class AdjustmentAccuracy(BaseModel):
+    """How the numbers people set compare with the model's, on the days whose actuals are in."""
+
+    metric: Metric
+    days: int = Field(description="adjusted days with an actual, closed days left out")
+    model_wape: float | None = Field(description="the model's WAPE on those days")
+    adjusted_wape: float | None = Field(description="the WAPE of the numbers people set")
+    days_closer: int = Field(description="days on which the number set was closer than the model")
 
 
 class UserPublic(BaseModel):

@@ -17,6 +17,8 @@ from fastapi.testclient import TestClient
 from flux_api.main import create_app
 from flux_api.security import UserRole, create_access_token, hash_password
 from flux_pipelines.db.tables import (
+    calendar_days,
+    forecast_adjustments,
     forecasts,
     model_versions,
     rejected_rows,
@@ -84,6 +86,8 @@ class SeededTenant:
     upload_id: uuid.UUID
     owner: Member
     base: float  # every value of this tenant lies in [base, base + 1000): easy to tell apart
+    day_id: uuid.UUID  # a closure it told, the day after the forecast's last
+    adjusted: date  # the forecast's last day, for which it set a sales number of its own
 
     def markers(self) -> list[str]:
         """Strings that only this tenant's data contains."""
@@ -95,6 +99,9 @@ class SeededTenant:
             f"bad-{self.base:.0f}",
             f"sales-{self.base:.0f}.csv",
             f"{self.base:.0f}",
+            str(self.day_id),
+            f"closed-{self.base:.0f}",
+            f"reason-{self.base:.0f}",
         ]
 
 
@@ -163,7 +170,29 @@ def seed_tenant(
                 for i in range(DAYS)
             ],
         )
-    return SeededTenant(tenant_id, upload_id, owner, base)
+        adjusted = START + timedelta(days=2 * DAYS - 4)  # the forecast's last day
+        day_id = conn.execute(
+            sa.insert(calendar_days)
+            .values(
+                tenant_id=tenant_id,
+                date=adjusted + timedelta(days=1),
+                kind="closed",
+                note=f"closed-{base:.0f}",
+            )
+            .returning(calendar_days.c.day_id)
+        ).scalar_one()
+        conn.execute(
+            sa.insert(forecast_adjustments).values(
+                tenant_id=tenant_id,
+                metric="sales",
+                date=adjusted,
+                value=base + 500,
+                model_p50=base + 1,
+                reason=f"reason-{base:.0f}",
+                set_by=owner.user_id,
+            )
+        )
+    return SeededTenant(tenant_id, upload_id, owner, base, day_id, adjusted)
 
 
 def operations(app: FastAPI) -> set[tuple[str, str]]:

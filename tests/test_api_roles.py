@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -25,6 +26,14 @@ ROLE_MATRIX: dict[tuple[str, str], frozenset[UserRole]] = {
     ("GET", "/v1/tenant"): ALL,
     ("GET", "/v1/forecasts"): ALL,
     ("GET", "/v1/calendar"): ALL,
+    ("GET", "/v1/calendar/days"): ALL,
+    ("POST", "/v1/calendar/days"): STAFF,
+    ("PATCH", "/v1/calendar/days/{day_id}"): STAFF,
+    ("DELETE", "/v1/calendar/days/{day_id}"): STAFF,
+    ("GET", "/v1/forecasts/adjustments"): STAFF,
+    ("GET", "/v1/forecasts/adjustments/accuracy"): STAFF,
+    ("PUT", "/v1/forecasts/adjustments/{metric}/{day}"): STAFF,
+    ("DELETE", "/v1/forecasts/adjustments/{metric}/{day}"): STAFF,
     ("GET", "/v1/forecasts/with-actuals"): STAFF,
     ("GET", "/v1/sales/daily"): STAFF,
     ("GET", "/v1/models/current"): STAFF,
@@ -44,7 +53,12 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/v1/auth/token")}
 
 def _call(client: TestClient, method: str, path: str, member: Member) -> httpx.Response:
     """A well-formed request to the route, as ``member``, on ``member``'s own objects."""
-    path = path.replace("{user_id}", str(member.user_id)).replace("{upload_id}", str(uuid.uuid4()))
+    path = (
+        path.replace("{user_id}", str(member.user_id))
+        .replace("{upload_id}", str(uuid.uuid4()))
+        .replace("{day_id}", str(uuid.uuid4()))
+        .replace("{metric}/{day}", f"sales/{date.today() + timedelta(days=3)}")
+    )
     kwargs: dict[str, Any] = {}
     if (method, path) == ("POST", "/v1/uploads"):
         kwargs["files"] = {"file": ("sales.csv", b"date,sales\n2025-01-01,10\n", "text/csv")}
@@ -56,6 +70,10 @@ def _call(client: TestClient, method: str, path: str, member: Member) -> httpx.R
         }
     elif (method, path) == ("POST", "/v1/users/me/password"):
         kwargs["json"] = {"current_password": "wrong", "new_password": "another long password"}
+    elif (method, path) == ("POST", "/v1/calendar/days"):
+        kwargs["json"] = {"date": str(date.today()), "kind": "event", "note": "a wedding"}
+    elif method == "PUT":
+        kwargs["json"] = {"value": 120, "reason": "a party of forty"}
     elif method == "PATCH":
         kwargs["json"] = {}
     return client.request(method, path, headers=member.headers, **kwargs)

@@ -1,5 +1,8 @@
 """Forecasts: P10/P50/P90 per day and metric with the model behind them, and actuals beside them.
 
+A day the restaurant said it is closed reads as zero at once, before any model runs again; a
+number an owner or a manager set for a day comes beside the model's P50, never instead of it.
+
 The busiest routes: ``async``, on the read path (``flux_api.reads``), one compiled statement per
 shape of the query, and JSON written straight from the rows (``response_model`` documents it).
 """
@@ -19,7 +22,13 @@ from flux_api.filters import DateRangeDep, MetricQuery, PageDep, page_of
 from flux_api.reads import Statement, compile_statement
 from flux_api.schemas import ActualVersusForecast, ForecastPage, Page, problem_responses
 from flux_api.security import TokenClaims
-from flux_pipelines.db.tables import forecasts, model_versions, staged_sales
+from flux_pipelines.db.tables import (
+    calendar_days,
+    forecast_adjustments,
+    forecasts,
+    model_versions,
+    staged_sales,
+)
 
 router = APIRouter(
     prefix="/v1/forecasts",
@@ -35,7 +44,17 @@ _model = sa.and_(
     model_versions.c.metric == forecasts.c.metric,
     model_versions.c.version == forecasts.c.model_version,
 )
-_POINT = ("date", "metric", "p10", "p50", "p90", "model_version")
+_POINT = (
+    "date",
+    "metric",
+    "p10",
+    "p50",
+    "p90",
+    "model_version",
+    "closed",
+    "adjusted_p50",
+    "adjustment_reason",
+)
 _MODEL = (
     "metric",
     "model_kind",
@@ -61,11 +80,38 @@ def _metric(column: sa.ColumnElement[Any], metric: bool) -> list[sa.ColumnElemen
     return [column == sa.bindparam("metric", type_=sa.Text)] if metric else []
 
 
+def _told(f: sa.FromClause) -> tuple[sa.FromClause, list[sa.ColumnElement[Any]]]:
+    """``f`` (rows of ``forecasts``) with what the restaurant told about their days: its quantiles
+    at zero on a closed day, and the number set for the day beside them."""
+    closure = sa.and_(
+        calendar_days.c.tenant_id == f.c.tenant_id,
+        calendar_days.c.date == f.c.date,
+        calendar_days.c.kind == "closed",
+    )
+    adjusted = sa.and_(
+        forecast_adjustments.c.tenant_id == f.c.tenant_id,
+        forecast_adjustments.c.metric == f.c.metric,
+        forecast_adjustments.c.date == f.c.date,
+    )
+    closed = calendar_days.c.day_id.is_not(None)
+    columns: list[sa.ColumnElement[Any]] = [
+        *(sa.case((closed, 0.0), else_=f.c[q]).label(q) for q in ("p10", "p50", "p90")),
+        closed.label("closed"),
+        forecast_adjustments.c.value.label("adjusted_p50"),
+        forecast_adjustments.c.reason.label("adjustment_reason"),
+    ]
+    return f.outerjoin(calendar_days, closure).outerjoin(forecast_adjustments, adjusted), columns
+
+
 @cache
 def _forecast_query(start: bool, end: bool, metric: bool) -> sa.Select[Any]:
+    joined, told = _told(forecasts)
     return (
         sa.select(
-            *(forecasts.c[name] for name in _POINT),
+            forecasts.c.date,
+            forecasts.c.metric,
+            forecasts.c.model_version,
+            *told,
             model_versions.c.model_kind,
             model_versions.c.wape,
             model_versions.c.baseline_wape,
@@ -74,7 +120,7 @@ def _forecast_query(start: bool, end: bool, metric: bool) -> sa.Select[Any]:
             model_versions.c.trained_at,
             forecasts.c.created_at.label("generated_at"),
         )
-        .select_from(forecasts.outerjoin(model_versions, _model))
+        .select_from(joined.outerjoin(model_versions, _model))
         .where(*_bounds(forecasts.c.date, start, end), *_metric(forecasts.c.metric, metric))
         .order_by(forecasts.c.metric, forecasts.c.date)
     )
@@ -139,19 +185,18 @@ def _with_actuals_statements(start: bool, end: bool, metric: bool) -> tuple[Stat
         *_bounds(staged_sales.c.date, start, end), *_metric(staged_sales.c.metric, metric)
     )
     f, s = predicted.subquery("f"), actual.subquery("s")
+    joined, told = _told(f)
     day, measure = sa.func.coalesce(f.c.date, s.c.date), sa.func.coalesce(f.c.metric, s.c.metric)
     query = (
         sa.select(
             day.label("date"),
             measure.label("metric"),
             sa.cast(s.c.value, sa.Float).label("actual"),
-            f.c.p10,
-            f.c.p50,
-            f.c.p90,
+            *told[:3],
             f.c.model_version,
         )
         .select_from(
-            f.outerjoin(
+            joined.outerjoin(
                 s,
                 sa.and_(
                     s.c.tenant_id == f.c.tenant_id, s.c.metric == f.c.metric, s.c.date == f.c.date

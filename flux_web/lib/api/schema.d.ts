@@ -170,6 +170,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/forecasts/adjustments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Adjustments
+         * @description The numbers set for the days of the range, with the model's and the actual beside them.
+         */
+        get: operations["listAdjustments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/forecasts/adjustments/accuracy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Adjustment Accuracy
+         * @description Per metric, the model's WAPE and the WAPE of the numbers set, on the same days: those
+         *     with an actual and a model value, closed days left out (as from every score).
+         */
+        get: operations["adjustmentAccuracy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/forecasts/adjustments/{metric}/{day}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Adjustment
+         * @description Set (or change) the number for a day to come; the model's P50 of now is kept beside it.
+         */
+        put: operations["setAdjustment"];
+        post?: never;
+        /**
+         * Remove Adjustment
+         * @description Back to the model's number for the day.
+         */
+        delete: operations["removeAdjustment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/calendar": {
         parameters: {
             query?: never;
@@ -179,7 +244,8 @@ export interface paths {
         };
         /**
          * List Calendar Days
-         * @description Public holidays of the tenant's country in the range, by date (at most three years).
+         * @description Public holidays of the tenant's country and the days it told Flux about, in the range, by
+         *     date (at most three years of each).
          */
         get: operations["listCalendarDays"];
         put?: never;
@@ -188,6 +254,42 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/calendar/days": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Told Days */
+        get: operations["listToldDays"];
+        put?: never;
+        /** Tell Day */
+        post: operations["tellDay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/calendar/days/{day_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Forget Told Day */
+        delete: operations["forgetToldDay"];
+        options?: never;
+        head?: never;
+        /** Change Told Day */
+        patch: operations["changeToldDay"];
         trace?: never;
     };
     "/v1/sales/daily": {
@@ -327,6 +429,87 @@ export interface components {
             /** Model Version */
             model_version: number | null;
         };
+        /** Adjustment */
+        Adjustment: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /**
+             * Metric
+             * @enum {string}
+             */
+            metric: "sales" | "covers" | "orders" | "items";
+            /**
+             * Value
+             * @description the number set for the day
+             */
+            value: number;
+            /**
+             * Model P50
+             * @description the model's P50 for the day when the number was set; null if it had none
+             */
+            model_p50: number | null;
+            /** Reason */
+            reason: string;
+            /**
+             * Set By
+             * @description who set it (e-mail); null once they are removed
+             */
+            set_by: string | null;
+            /**
+             * Set At
+             * Format: date-time
+             */
+            set_at: string;
+            /**
+             * Actual
+             * @description the day's actual, once loaded
+             */
+            actual: number | null;
+        };
+        /**
+         * AdjustmentAccuracy
+         * @description How the numbers people set compare with the model's, on the days whose actuals are in.
+         */
+        AdjustmentAccuracy: {
+            /**
+             * Metric
+             * @enum {string}
+             */
+            metric: "sales" | "covers" | "orders" | "items";
+            /**
+             * Days
+             * @description adjusted days with an actual, closed days left out
+             */
+            days: number;
+            /**
+             * Model Wape
+             * @description the model's WAPE on those days
+             */
+            model_wape: number | null;
+            /**
+             * Adjusted Wape
+             * @description the WAPE of the numbers people set
+             */
+            adjusted_wape: number | null;
+            /**
+             * Days Closer
+             * @description days on which the number set was closer than the model
+             */
+            days_closer: number;
+        };
+        /**
+         * AdjustmentSet
+         * @description An owner's or a manager's own number for a day, with why (a party of 40, a street fair).
+         */
+        AdjustmentSet: {
+            /** Value */
+            value: number;
+            /** Reason */
+            reason: string;
+        };
         /** Body_issueToken */
         Body_issueToken: {
             /** Grant Type */
@@ -360,10 +543,13 @@ export interface components {
             date: string;
             /**
              * Kind
-             * @constant
+             * @enum {string}
              */
-            kind: "public_holiday";
-            /** Name */
+            kind: "public_holiday" | "school_holiday" | "closed" | "event" | "promotion";
+            /**
+             * Name
+             * @description the holiday's name, or the note of a day the restaurant told
+             */
             name: string;
         };
         /** DailyActual */
@@ -455,7 +641,10 @@ export interface components {
              * @enum {string}
              */
             metric: "sales" | "covers" | "orders" | "items";
-            /** P10 */
+            /**
+             * P10
+             * @description 0 on a day the restaurant said it is closed, as p50 and p90
+             */
             p10: number;
             /** P50 */
             p50: number;
@@ -463,6 +652,18 @@ export interface components {
             p90: number;
             /** Model Version */
             model_version: number;
+            /**
+             * Closed
+             * @description the restaurant said it is closed that day
+             */
+            closed: boolean;
+            /**
+             * Adjusted P50
+             * @description the number an owner or a manager set for the day instead of p50, if any
+             */
+            adjusted_p50: number | null;
+            /** Adjustment Reason */
+            adjustment_reason: string | null;
         };
         /** Health */
         Health: {
@@ -652,6 +853,62 @@ export interface components {
              * @description seconds until the token expires
              */
             expires_in: number;
+        };
+        /**
+         * ToldDay
+         * @description A day the restaurant told Flux about: closed (forecast as zero, out of every score), or an
+         *     event or a promotion (a flag the models learn from).
+         */
+        ToldDay: {
+            /**
+             * Day Id
+             * Format: uuid
+             */
+            day_id: string;
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "closed" | "event" | "promotion";
+            /** Note */
+            note: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** ToldDayCreate */
+        ToldDayCreate: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "closed" | "event" | "promotion";
+            /**
+             * Note
+             * @default
+             */
+            note: string;
+        };
+        /** ToldDayUpdate */
+        ToldDayUpdate: {
+            /** Date */
+            date?: string | null;
+            /** Kind */
+            kind?: ("closed" | "event" | "promotion") | null;
+            /** Note */
+            note?: string | null;
         };
         /** UploadAccepted */
         UploadAccepted: {
@@ -1372,6 +1629,234 @@ export interface operations {
             };
         };
     };
+    listAdjustments: {
+        parameters: {
+            query?: {
+                /** @description one metric; all when omitted */
+                metric?: ("sales" | "covers" | "orders" | "items") | null;
+                /** @description first day, inclusive */
+                start?: string | null;
+                /** @description last day, inclusive */
+                end?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Adjustment"][];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adjustmentAccuracy: {
+        parameters: {
+            query?: {
+                /** @description first day, inclusive */
+                start?: string | null;
+                /** @description last day, inclusive */
+                end?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdjustmentAccuracy"][];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setAdjustment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                metric: "sales" | "covers" | "orders" | "items";
+                /** @description the day, as YYYY-MM-DD */
+                day: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdjustmentSet"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Adjustment"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeAdjustment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                metric: "sales" | "covers" | "orders" | "items";
+                /** @description the day, as YYYY-MM-DD */
+                day: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listCalendarDays: {
         parameters: {
             query?: {
@@ -1406,6 +1891,245 @@ export interface operations {
             };
             /** @description Forbidden */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listToldDays: {
+        parameters: {
+            query?: {
+                /** @description first day, inclusive */
+                start?: string | null;
+                /** @description last day, inclusive */
+                end?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ToldDay"][];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tellDay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ToldDayCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ToldDay"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    forgetToldDay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                day_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    changeToldDay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                day_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ToldDayUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ToldDay"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

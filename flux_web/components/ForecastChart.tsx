@@ -1,5 +1,5 @@
 // The forecast as a picture: P50 as a line, P10–P90 as a band, the last weeks' actuals beside
-// it, public holidays and closed days marked. Plain SVG rendered on the server with visx's
+// it, public holidays and closed days marked, the numbers people set as dots. Plain SVG rendered on the server with visx's
 // scales, shapes and axes: it is in the first paint and ships no JavaScript. The numbers are also
 // in the table beneath it; the accessible name says what the picture shows.
 import { AxisBottom, AxisLeft } from "@visx/axis";
@@ -21,6 +21,7 @@ export interface ChartPoint {
   p10: number;
   p50: number;
   p90: number;
+  adjusted_p50?: number | null; // an owner's or a manager's own number for the day
 }
 
 export interface ChartActual {
@@ -65,7 +66,16 @@ export function ForecastChart({ width = 720, metric, points, actuals, holidays, 
   );
   const start = Math.min(...dates) - DAY_MS / 2;
   const end = Math.max(...dates) + DAY_MS / 2;
-  const top = Math.max(1, ...points.map((p) => p.p90), ...actuals.map((a) => a.value)) * 1.08;
+  const adjusted = points.filter(
+    (p): p is ChartPoint & { adjusted_p50: number } => p.adjusted_p50 != null,
+  );
+  const top =
+    Math.max(
+      1,
+      ...points.map((p) => p.p90),
+      ...actuals.map((a) => a.value),
+      ...adjusted.map((p) => p.adjusted_p50),
+    ) * 1.08;
   const x = scaleUtc({
     domain: [new Date(start), new Date(end)],
     range: [0, WIDTH - MARGIN.left - MARGIN.right],
@@ -136,6 +146,15 @@ export function ForecastChart({ width = 720, metric, points, actuals, holidays, 
             className="chart-actual"
           />
         )}
+        {adjusted.map((p) => (
+          <circle
+            key={`a-${p.date}`}
+            className="chart-adjusted"
+            cx={at(p.date)}
+            cy={y(p.adjusted_p50) ?? 0}
+            r={narrow ? 3 : 4}
+          />
+        ))}
         <AxisLeft
           scale={y}
           numTicks={narrow ? 4 : 5}

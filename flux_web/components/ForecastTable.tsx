@@ -1,3 +1,5 @@
+import { Fragment } from "react";
+
 import {
   formatMetric,
   formatRange,
@@ -10,15 +12,22 @@ import {
 
 import type { ChartPoint } from "./ForecastChart";
 
+export interface TablePoint extends ChartPoint {
+  closed?: boolean;
+  adjustment_reason?: string | null;
+}
+
 interface Props {
   metric: Metric;
-  points: ChartPoint[];
+  points: TablePoint[];
   holidays: Map<string, string>;
+  told: Map<string, string>; // events and promotions the restaurant told, with their notes
   where: Locale;
 }
 
-export function ForecastTable({ metric, points, holidays, where }: Props) {
+export function ForecastTable({ metric, points, holidays, told, where }: Props) {
   const name = METRIC_NAMES[metric];
+  const anyAdjusted = points.some((p) => p.adjusted_p50 != null);
   return (
     <div
       className="table-wrap"
@@ -40,13 +49,19 @@ export function ForecastTable({ metric, points, holidays, where }: Props) {
             <th scope="col" className="number">
               <span className="wide-only">Likely range </span>(P10–P90)
             </th>
+            {anyAdjusted && (
+              <th scope="col" className="number">
+                Your number
+              </th>
+            )}
             <th scope="col">Note</th>
           </tr>
         </thead>
         <tbody>
           {points.map((point) => {
             const holiday = holidays.get(point.date);
-            const closed = point.p90 === 0;
+            const event = told.get(point.date);
+            const closed = point.closed === true || point.p90 === 0;
             return (
               <tr key={point.date}>
                 <th scope="row">{formatShortDay(point.date, where)}</th>
@@ -59,9 +74,33 @@ export function ForecastTable({ metric, points, holidays, where }: Props) {
                 <td className="number">
                   {closed ? "—" : formatRange(metric, point.p10, point.p90, where)}
                 </td>
+                {anyAdjusted && (
+                  <td className="number">
+                    {point.adjusted_p50 == null || closed ? (
+                      ""
+                    ) : (
+                      <span title={point.adjustment_reason ?? undefined}>
+                        {formatMetric(metric, point.adjusted_p50, where)}
+                      </span>
+                    )}
+                  </td>
+                )}
                 <td>
-                  {closed && <span className="tag tag-closed">Closed</span>}{" "}
-                  {holiday && <span className="tag tag-holiday">Holiday: {holiday}</span>}
+                  {[
+                    closed && <span className="tag tag-closed">Closed</span>,
+                    holiday && <span className="tag tag-holiday">Holiday: {holiday}</span>,
+                    event && <span className="tag">{event}</span>,
+                    point.adjusted_p50 != null && !closed && point.adjustment_reason && (
+                      <span className="muted">Yours: {point.adjustment_reason}</span>
+                    ),
+                  ]
+                    .filter(Boolean)
+                    .map((tag, i) => (
+                      <Fragment key={i}>
+                        {i > 0 && " "}
+                        {tag}
+                      </Fragment>
+                    ))}
                 </td>
               </tr>
             );

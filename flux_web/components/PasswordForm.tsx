@@ -3,21 +3,13 @@
 import { useActionState } from "react";
 
 import { changePassword, type PasswordState } from "@/app/(signed-in)/account/actions";
+import { Outcome } from "@/components/Outcome";
 
 export function PasswordForm() {
   const [state, action, pending] = useActionState<PasswordState, FormData>(changePassword, {});
   return (
     <form action={action} className="stack">
-      {state.error && (
-        <p role="alert" className="alert">
-          {state.error}
-        </p>
-      )}
-      {state.done && (
-        <p role="status" className="notice">
-          {state.done}
-        </p>
-      )}
+      <Outcome state={state} />
       <div className="field">
         <label htmlFor="current_password">Current password</label>
         <input

@@ -3,24 +3,7 @@
 import { useActionState } from "react";
 
 import { inviteUser, updateUser, type TeamState } from "@/app/(signed-in)/team/actions";
-
-function Outcome({ state }: { state: TeamState }) {
-  if (state.error) {
-    return (
-      <p role="alert" className="alert">
-        {state.error}
-      </p>
-    );
-  }
-  if (state.done) {
-    return (
-      <p role="status" className="notice">
-        {state.done}
-      </p>
-    );
-  }
-  return null;
-}
+import { Outcome } from "@/components/Outcome";
 
 export function InviteForm() {
   const [state, action, pending] = useActionState<TeamState, FormData>(inviteUser, {});

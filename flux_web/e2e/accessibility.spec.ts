@@ -5,7 +5,7 @@ import { expect, test } from "@playwright/test";
 
 import { stateFile } from "./helpers";
 
-const PAGES = ["/", "/uploads", "/models", "/team", "/account"];
+const PAGES = ["/", "/calendar", "/uploads", "/models", "/team", "/account"];
 
 for (const [device, viewport] of [
   ["desktop", { width: 1280, height: 900 }],

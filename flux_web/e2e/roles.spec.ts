@@ -18,7 +18,7 @@ test.describe("as the chef", () => {
       "/v1/uploads",
     );
     const own = uploads.items[0]!;
-    for (const path of ["/uploads", `/uploads/${own.upload_id}`, "/models", "/team"]) {
+    for (const path of ["/uploads", `/uploads/${own.upload_id}`, "/models", "/team", "/calendar"]) {
       await page.goto(path);
       await expect(page.getByRole("heading", { level: 1, name: "Not allowed" })).toBeVisible();
       await expect(page.getByText(own.filename)).toHaveCount(0);
@@ -36,6 +36,7 @@ test.describe("as the manager", () => {
     await page.goto("/");
     await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link")).toHaveText([
       "Forecasts",
+      "Calendar",
       "Uploads",
       "Models",
       "Account",

@@ -22,6 +22,9 @@ export type UploadReport = Schemas["UploadReport"];
 export type CurrentModel = Schemas["ModelAccuracy"];
 export type UserPublic = Schemas["UserPublic"];
 export type UserRole = UserPublic["role"];
+export type ToldDay = Schemas["ToldDay"];
+export type Adjustment = Schemas["Adjustment"];
+export type AdjustmentAccuracy = Schemas["AdjustmentAccuracy"];
 
 /** An API answer that is not a success, with the sentence to show for it. */
 export class ApiError extends Error {
@@ -105,4 +108,19 @@ export async function listUsers(): Promise<UserPublic[]> {
   const { api } = await signedIn();
   const page = await unwrap(api.GET("/v1/users", { params: { query: { limit: 1000 } } }));
   return page.items;
+}
+
+export async function listToldDays(start: string, end: string): Promise<ToldDay[]> {
+  const { api } = await signedIn();
+  return unwrap(api.GET("/v1/calendar/days", { params: { query: { start, end } } }));
+}
+
+export async function listAdjustments(start: string, end: string): Promise<Adjustment[]> {
+  const { api } = await signedIn();
+  return unwrap(api.GET("/v1/forecasts/adjustments", { params: { query: { start, end } } }));
+}
+
+export async function getAdjustmentAccuracy(): Promise<AdjustmentAccuracy[]> {
+  const { api } = await signedIn();
+  return unwrap(api.GET("/v1/forecasts/adjustments/accuracy"));
 }

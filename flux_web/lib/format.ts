@@ -148,3 +148,32 @@ export function comparedWithBaseline(model: Accuracy, where: Locale): string | n
     ? `${formatPercent(change, where)} smaller error than “same day last week”`
     : `${formatPercent(-change, where)} larger error than “same day last week”`;
 }
+
+export interface AdjustmentScore {
+  metric: Metric;
+  days: number;
+  model_wape?: number | null;
+  adjusted_wape?: number | null;
+  days_closer: number;
+}
+
+/** Whether the numbers people set helped, on the days whose actuals are in. */
+export function adjustmentsInWords(score: AdjustmentScore, where: Locale): string {
+  const name = METRIC_NAMES[score.metric].toLowerCase();
+  if (score.days === 0 || score.model_wape == null || score.adjusted_wape == null) {
+    return `No ${name} day with a number of your own has its actual yet.`;
+  }
+  const days = score.days === 1 ? "1 day" : `${score.days} days`;
+  const verdict =
+    score.adjusted_wape < score.model_wape
+      ? "your numbers helped"
+      : score.adjusted_wape > score.model_wape
+        ? "the model's numbers were better"
+        : "yours and the model's did as well";
+  return (
+    `${METRIC_NAMES[score.metric]}, on ${days} whose actuals are in: ${verdict}. Yours were off ` +
+    `by ${formatPercent(score.adjusted_wape, where)} on average, the model's by ` +
+    `${formatPercent(score.model_wape, where)}; yours were closer on ${score.days_closer} of ` +
+    `${score.days}.`
+  );
+}

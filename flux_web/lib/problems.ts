@@ -14,6 +14,11 @@ const FIELDS: Record<string, string> = {
   current_password: "The current password",
   role: "The role",
   file: "The file",
+  date: "The date",
+  kind: "The kind of day",
+  note: "The note",
+  value: "The number",
+  reason: "The reason",
 };
 
 function sentence(text: string): string {

@@ -14,6 +14,7 @@ const STAFF: readonly Role[] = ["owner", "manager"];
 
 export const PAGES: readonly PageAccess[] = [
   { href: "/", label: "Forecasts", roles: EVERYONE },
+  { href: "/calendar", label: "Calendar", roles: STAFF },
   { href: "/uploads", label: "Uploads", roles: STAFF },
   { href: "/models", label: "Models", roles: STAFF },
   { href: "/team", label: "Team", roles: ["owner"] },

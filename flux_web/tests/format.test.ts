@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   accuracyInWords,
   addDays,
+  adjustmentsInWords,
   comparedWithBaseline,
   formatDay,
   formatMetric,
@@ -75,5 +76,25 @@ describe("accuracy in words", () => {
 describe("moments", () => {
   it("say their time zone", () => {
     expect(formatMoment("2026-12-02T07:46:00Z", US)).toBe("Dec 2, 2026, 7:46 AM UTC");
+  });
+});
+
+describe("whether the numbers people set helped", () => {
+  it("says which was closer, and by how much", () => {
+    const score = { metric: "covers" as const, days: 4, days_closer: 3 };
+    expect(adjustmentsInWords({ ...score, model_wape: 0.2, adjusted_wape: 0.1 }, US)).toBe(
+      "Covers, on 4 days whose actuals are in: your numbers helped. Yours were off by 10% on " +
+        "average, the model's by 20%; yours were closer on 3 of 4.",
+    );
+    expect(adjustmentsInWords({ ...score, model_wape: 0.1, adjusted_wape: 0.25 }, US)).toContain(
+      "the model's numbers were better",
+    );
+  });
+
+  it("says so when no adjusted day has its actual yet", () => {
+    const none = { metric: "sales" as const, days: 0, days_closer: 0, model_wape: null };
+    expect(adjustmentsInWords(none, US)).toBe(
+      "No sales day with a number of your own has its actual yet.",
+    );
   });
 });

@@ -7,6 +7,7 @@ describe("each role sees only what it may do", () => {
     expect(navigationFor("chef").map((p) => p.label)).toEqual(["Forecasts", "Account"]);
     expect(navigationFor("manager").map((p) => p.label)).toEqual([
       "Forecasts",
+      "Calendar",
       "Uploads",
       "Models",
       "Account",

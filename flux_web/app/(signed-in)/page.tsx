@@ -1,6 +1,6 @@
 // The home page, for every role: what to expect in the coming days, and how far to trust it.
-import { ForecastChart, type ChartActual, type ChartPoint } from "@/components/ForecastChart";
-import { ForecastTable } from "@/components/ForecastTable";
+import { ForecastChart, type ChartActual } from "@/components/ForecastChart";
+import { ForecastTable, type TablePoint } from "@/components/ForecastTable";
 import { getCalendar, getDailySales, getForecasts, getTenant, type ForecastModel } from "@/lib/api";
 import {
   accuracyInWords,
@@ -22,6 +22,7 @@ export const metadata = { title: "Forecasts" };
 const HORIZON_DAYS = 28;
 const ACTUAL_WEEKS = 6;
 const SHOWN: Metric[] = ["sales", "covers"];
+const TAGS = { event: "Event", promotion: "Promotion", school_holiday: "School holidays" };
 
 export default async function ForecastsPage() {
   const session = await requireSession();
@@ -35,7 +36,15 @@ export default async function ForecastsPage() {
     withActuals ? getDailySales(addDays(today, -7 * ACTUAL_WEEKS), addDays(today, -1)) : [],
   ]);
   const where = { locale: tenant.locale, currency: tenant.currency };
-  const holidays = new Map(calendar.map((d) => [d.date, d.name]));
+  const holidays = new Map(
+    calendar.filter((d) => d.kind === "public_holiday").map((d) => [d.date, d.name]),
+  );
+  // Events, promotions and school holidays: said in the table, learned from by the models.
+  const told = new Map(
+    calendar
+      .filter((d) => d.kind in TAGS)
+      .map((d) => [d.date, `${TAGS[d.kind as keyof typeof TAGS]}: ${d.name}`]),
+  );
   const metrics = SHOWN.filter((m) => forecast.items.some((p) => p.metric === m));
 
   return (
@@ -50,7 +59,7 @@ export default async function ForecastsPage() {
         </div>
       )}
       {metrics.map((metric) => {
-        const points: ChartPoint[] = forecast.items.filter((p) => p.metric === metric);
+        const points: TablePoint[] = forecast.items.filter((p) => p.metric === metric);
         const model = forecast.models.find((m) => m.metric === metric);
         const shownActuals: ChartActual[] = actuals
           .filter((a) => a.metric === metric)
@@ -61,18 +70,23 @@ export default async function ForecastsPage() {
           ),
         );
         const next = points.find((p) => p.date > today) ?? points[0];
+        // Told closed, or forecast as zero from the history (a weekly closing day).
+        const closed = next !== undefined && (next.closed === true || next.p90 === 0);
         return (
           <section key={metric} className="card" aria-labelledby={`${metric}-heading`}>
             <h2 id={`${metric}-heading`}>{METRIC_NAMES[metric]}</h2>
             {next && (
               <p className="headline">
                 {formatWeekday(next.date, where)}:{" "}
-                <strong>{next.p90 === 0 ? "closed" : formatMetric(metric, next.p50, where)}</strong>
-                {next.p90 > 0 && (
+                <strong>{closed ? "closed" : formatMetric(metric, next.p50, where)}</strong>
+                {!closed && (
                   <span className="muted">
                     {" "}
                     (likely {formatRange(metric, next.p10, next.p90, where)})
                   </span>
+                )}
+                {!closed && next.adjusted_p50 != null && (
+                  <>; your number: {formatMetric(metric, next.adjusted_p50, where)}</>
                 )}
               </p>
             )}
@@ -113,9 +127,21 @@ export default async function ForecastsPage() {
                 <span className="swatch swatch-closed" aria-hidden="true" />
                 Closed
               </li>
+              {points.some((p) => p.adjusted_p50 != null) && (
+                <li>
+                  <span className="swatch swatch-adjusted" aria-hidden="true" />
+                  Your number
+                </li>
+              )}
             </ul>
             {model && <ModelNote model={model} where={where} />}
-            <ForecastTable metric={metric} points={points} holidays={holidays} where={where} />
+            <ForecastTable
+              metric={metric}
+              points={points}
+              holidays={holidays}
+              told={told}
+              where={where}
+            />
           </section>
         );
       })}

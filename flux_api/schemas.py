@@ -172,6 +172,9 @@ class TenantProfile(BaseModel):
     tenant_id: UUID
     name: str
     country: str = Field(description="ISO 3166-1 alpha-2: public holidays and formats follow it")
+    subdivision: str | None = Field(
+        description="its region (a US state, a German Land), whose holidays apply; null for none"
+    )
     locale: str = Field(description="BCP 47 tag of the country's main locale, e.g. en-US, ja-JP")
     currency: str = Field(description="ISO 4217 code of the country's currency, e.g. USD")
 

@@ -1,7 +1,7 @@
 """``flux``: the operators' command line.
 
 flux db up | db stop | db migrate | db url [--role ROLE]
-flux tenants create NAME [--country CC]
+flux tenants create NAME [--country CC] [--subdivision CODE]
 flux users create --tenant ID --email E --role owner|manager|chef   (password on stdin)
 flux upload --tenant ID FILE
 flux uploads list --tenant ID | uploads retry UPLOAD
@@ -78,11 +78,24 @@ def cmd_db(args: argparse.Namespace, settings: FluxSettings) -> None:
 # -- tenants and users ----------------------------------------------------------------------------
 
 
-def create_tenant(settings: FluxSettings, name: str, country: str = "US") -> UUID:
+def create_tenant(
+    settings: FluxSettings, name: str, country: str = "US", subdivision: str | None = None
+) -> UUID:
+    from flux_pipelines.defs.features.holidays import subdivisions
+
+    country = country.upper()
+    if subdivision is not None:
+        subdivision = subdivision.upper()
+        known = subdivisions(country)
+        if subdivision not in known:
+            _fail(
+                f"{country} has no subdivision {subdivision!r} in the holidays package; "
+                f"known: {', '.join(known) or 'none'}"
+            )
     with get_engine("pipeline", settings).begin() as conn:
         return conn.execute(
             sa.insert(tenants)
-            .values(name=name, country=country.upper())
+            .values(name=name, country=country, subdivision=subdivision)
             .returning(tenants.c.tenant_id)
         ).scalar_one()
 
@@ -114,7 +127,7 @@ def _read_password() -> str:
 
 
 def cmd_tenants(args: argparse.Namespace, settings: FluxSettings) -> None:
-    print(create_tenant(settings, args.name, args.country))
+    print(create_tenant(settings, args.name, args.country, args.subdivision))
 
 
 def cmd_users(args: argparse.Namespace, settings: FluxSettings) -> None:
@@ -376,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     create = tenants_sub.add_parser("create")
     create.add_argument("name")
     create.add_argument("--country", default="US", help="ISO 3166 code, for public holidays")
+    create.add_argument(
+        "--subdivision", help="its region (a US state, a German Land), for regional holidays"
+    )
     tenants_parser.set_defaults(func=cmd_tenants)
 
     users_parser = sub.add_parser("users", help="create a user (password on stdin)")

@@ -11,7 +11,7 @@ from api_fixtures import MakeMember, seed_tenant
 from fastapi.testclient import TestClient
 
 from flux_api.main import create_app
-from flux_pipelines.db.tables import model_versions, public_holidays
+from flux_pipelines.db.tables import model_versions, public_holidays, tenants
 from flux_pipelines.settings import FluxSettings
 
 
@@ -26,6 +26,7 @@ def test_the_tenant_profile_gives_its_countrys_locale_and_currency(
             "tenant_id": str(tenant),
             "name": f"Restaurant {country}",
             "country": country,
+            "subdivision": None,
             "locale": locale,
             "currency": currency,
         }
@@ -50,6 +51,43 @@ def test_the_calendar_gives_the_tenants_countrys_holidays_in_the_range(
     )
     assert response.status_code == 200, response.text
     assert response.json() == [{"date": "2031-01-01", "kind": "public_holiday", "name": "New Year"}]
+
+
+def test_a_tenant_in_a_region_gets_its_regions_holidays_and_school_holidays(
+    client: TestClient, pipeline_engine: sa.Engine, make_tenant, make_member: MakeMember
+) -> None:  # type: ignore[no-untyped-def]
+    day = {"country": "ZX", "date": dt.date(2031, 5, 1)}
+    with pipeline_engine.begin() as conn:
+        conn.execute(sa.delete(public_holidays).where(public_holidays.c.country == "ZX"))
+        conn.execute(
+            sa.insert(public_holidays),
+            [
+                day | {"subdivision": "", "category": "public", "name": "Labour Day"},
+                day | {"subdivision": "R1", "category": "public", "name": "Labour Day"},
+                day | {"subdivision": "R1", "category": "school", "name": "Spring Break"},
+                {"country": "ZX", "date": dt.date(2031, 5, 2)}
+                | {"subdivision": "R1", "category": "public", "name": "Region Day"},
+                {"country": "ZX", "date": dt.date(2031, 5, 3)}
+                | {"subdivision": "R2", "category": "public", "name": "Other Region's Day"},
+            ],
+        )
+        regional = make_tenant(country="ZX")
+        conn.execute(
+            sa.update(tenants).where(tenants.c.tenant_id == regional).values(subdivision="R1")
+        )
+    span = {"start": "2031-05-01", "end": "2031-05-31"}
+    in_region = make_member(regional, "chef")
+    nationwide = make_member(make_tenant(country="ZX"), "chef")
+    assert client.get("/v1/calendar", params=span, headers=in_region.headers).json() == [
+        {"date": "2031-05-01", "kind": "public_holiday", "name": "Labour Day"},
+        {"date": "2031-05-01", "kind": "school_holiday", "name": "Spring Break"},
+        {"date": "2031-05-02", "kind": "public_holiday", "name": "Region Day"},
+    ]
+    assert client.get("/v1/calendar", params=span, headers=nationwide.headers).json() == [
+        {"date": "2031-05-01", "kind": "public_holiday", "name": "Labour Day"}
+    ]
+    profile = client.get("/v1/tenant", headers=in_region.headers).json()
+    assert (profile["country"], profile["subdivision"]) == ("ZX", "R1")
 
 
 def test_forecast_models_say_when_they_wrote_it_and_how_far_off_they_usually_are(

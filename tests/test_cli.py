@@ -12,7 +12,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import forecasts, uploads, users
+from flux_pipelines.db.tables import forecasts, tenants, uploads, users
 from flux_pipelines.settings import FluxSettings
 
 FLUX = str(Path(sys.executable).with_name("flux"))
@@ -91,6 +91,23 @@ def test_tenants_users_and_uploads(
     )
     bad_map = flux("upload", "--tenant", str(tenant), "--map", "sales", str(sales))
     assert bad_map.returncode == 1 and "is not name=header" in bad_map.stderr
+
+
+def test_a_tenant_in_a_region_needs_a_region_the_holidays_package_knows(
+    pipeline_engine: sa.Engine,
+) -> None:
+    wrong = flux("tenants", "create", "Zum Löwen", "--country", "DE", "--subdivision", "XX")
+    assert wrong.returncode == 1
+    assert "DE has no subdivision 'XX'" in wrong.stderr and "BY" in wrong.stderr
+    made = flux("tenants", "create", "Zum Löwen", "--country", "de", "--subdivision", "by")
+    assert made.returncode == 0, made.stderr
+    with pipeline_engine.connect() as conn:
+        place = conn.execute(
+            sa.select(tenants.c.country, tenants.c.subdivision).where(
+                tenants.c.tenant_id == UUID(made.stdout.strip())
+            )
+        ).one()
+    assert tuple(place) == ("DE", "BY")
 
 
 def test_forecasts_export_writes_one_tenants_rows(

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from flux_pipelines.db.connections import get_engine
+from flux_pipelines.db.tables import public_holidays as public_holidays_table
 from flux_pipelines.db.tables import staged_item_sales, staged_sales, tenants, uploads
 from flux_pipelines.defs.features.assets import flux_dbt_models
 from flux_pipelines.defs.features.definitions import resources as features_resources
@@ -47,6 +48,7 @@ FEATURES_CONTRACT = [
     ("day_of_year", "integer"),
     ("is_holiday", "boolean"),
     ("holiday_name", "text"),
+    ("is_school_holiday", "boolean"),
     ("lag_7", "numeric"),
     ("lag_14", "numeric"),
     ("lag_28", "numeric"),
@@ -60,15 +62,23 @@ FEATURES_CONTRACT = [
 class Built:
     us_tenant: uuid.UUID
     gb_tenant: uuid.UUID
+    saxony_tenant: uuid.UUID  # in Germany's Saxony (SN): a regional holiday, school holidays
     us_sales: dict[dt.date, Decimal]
     result: dg.ExecuteInProcessResult
     logged: list[str]  # the build run's log messages
 
 
-def _insert_tenant(conn: sa.Connection, country: str, days: dict[dt.date, Decimal]) -> uuid.UUID:
+def _insert_tenant(
+    conn: sa.Connection,
+    country: str,
+    days: dict[dt.date, Decimal],
+    subdivision: str | None = None,
+) -> uuid.UUID:
     tenant_id: uuid.UUID = conn.execute(
         sa.insert(tenants)
-        .values(name=f"dbt-{country}-{uuid.uuid4().hex[:6]}", country=country)
+        .values(
+            name=f"dbt-{country}-{uuid.uuid4().hex[:6]}", country=country, subdivision=subdivision
+        )
         .returning(tenants.c.tenant_id)
     ).scalar_one()
     upload_id = uuid.uuid4()
@@ -112,6 +122,7 @@ def built(settings: FluxSettings, pipeline_engine: sa.Engine) -> Built:
     with pipeline_engine.begin() as conn:
         us = _insert_tenant(conn, "US", us_sales)
         gb = _insert_tenant(conn, "GB", _days(dt.date(2024, 12, 20), LAST_DAY, set()))
+        saxony = _insert_tenant(conn, "DE", _days(dt.date(2024, 11, 15), LAST_DAY, set()), "SN")
         us_upload = conn.execute(
             sa.select(uploads.c.upload_id).where(uploads.c.tenant_id == us)
         ).scalar_one()
@@ -130,7 +141,7 @@ def built(settings: FluxSettings, pipeline_engine: sa.Engine) -> Built:
             instance=instance,
         )
         logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
-    return Built(us, gb, us_sales, result, logged)
+    return Built(us, gb, saxony, us_sales, result, logged)
 
 
 TARGET = flux_dbt_project().project_dir / flux_dbt_project().target_path
@@ -271,6 +282,31 @@ def test_public_holidays_of_the_tenants_country(built: Built, pipeline_engine: s
     assert all(row.country == "GB" for row in gb.values())
 
 
+def test_holidays_of_the_tenants_region_and_its_school_holidays(
+    built: Built, pipeline_engine: sa.Engine
+) -> None:
+    saxony = _features(pipeline_engine, built.saxony_tenant)
+    # Repentance and Prayer Day is a public holiday in Saxony only, not Germany-wide.
+    assert saxony[dt.date(2024, 11, 20)].is_holiday is True
+    assert saxony[dt.date(2024, 11, 20)].holiday_name == "Repentance and Prayer Day"
+    assert saxony[dt.date(2024, 12, 26)].is_holiday is True  # a national day, in the region too
+    with pipeline_engine.connect() as conn:
+        nationwide = conn.execute(
+            sa.select(public_holidays_table.c.name).where(
+                public_holidays_table.c.country == "DE",
+                public_holidays_table.c.subdivision == "",
+                public_holidays_table.c.date == dt.date(2024, 11, 20),
+            )
+        ).all()
+    assert nationwide == []
+    # Saxony's Christmas school holidays begin on 23 December 2024.
+    assert saxony[dt.date(2024, 12, 23)].is_school_holiday is True
+    assert saxony[dt.date(2024, 12, 2)].is_school_holiday is False
+    # The holidays package has no US school calendar: never a school holiday there.
+    us = _features(pipeline_engine, built.us_tenant)
+    assert not any(row.is_school_holiday for row in us.values())
+
+
 def test_calendar_columns(built: Built, pipeline_engine: sa.Engine) -> None:
     features = _features(pipeline_engine, built.us_tenant)
     for day, row in features.items():
@@ -325,7 +361,8 @@ def test_rebuilding_keeps_row_level_security(built: Built, api_engine: sa.Engine
 def test_public_holidays_is_idempotent(built: Built, pipeline_engine: sa.Engine) -> None:
     count = sa.text(
         "select count(*), count(distinct date), min(date), max(date) "
-        "from flux.public_holidays where country = 'US'"
+        "from flux.public_holidays "
+        "where country = 'US' and subdivision = '' and category = 'public'"
     )
     with pipeline_engine.connect() as conn:
         before = conn.execute(count).one()

@@ -1,6 +1,6 @@
 """``GET /v1/calendar``: the days of a range that are not like the others, to mark on the
-forecast: public holidays of the restaurant's country, and the days it told Flux about
-(``routes.days``)."""
+forecast: public and school holidays of the restaurant's region (or country), and the days it
+told Flux about (``routes.days``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import APIRouter
 
 from flux_api.deps import Allowed, TenantConnection
 from flux_api.filters import DateRangeDep
-from flux_api.schemas import CalendarDay, problem_responses
+from flux_api.schemas import CalendarDay, CalendarKind, problem_responses
 from flux_api.security import TokenClaims
 from flux_pipelines.db.tables import calendar_days, public_holidays, tenants
 
@@ -20,6 +20,7 @@ router = APIRouter(
 )
 
 MAX_DAYS = 3 * 366
+HOLIDAY_KINDS: dict[str, CalendarKind] = {"public": "public_holiday", "school": "school_holiday"}
 TOLD_NAMES = {"closed": "Closed", "event": "Event", "promotion": "Promotion"}
 
 
@@ -29,16 +30,20 @@ def list_calendar_days(
     conn: TenantConnection,
     dates: DateRangeDep,
 ) -> list[CalendarDay]:
-    """Public holidays of the tenant's country and the days it told Flux about, in the range, by
-    date (at most three years of each)."""
-    holidays = conn.execute(
-        sa.select(public_holidays.c.date, public_holidays.c.name)
-        .join(tenants, tenants.c.country == public_holidays.c.country)  # RLS: the caller's tenant
-        .where(*dates.conditions(public_holidays.c.date))
-        .order_by(public_holidays.c.date)
-        .limit(MAX_DAYS)
+    """Public and school holidays of the tenant's region (its country's when it has none) and the
+    days it told Flux about, in the range, by date (at most three years of each)."""
+    region = sa.and_(  # RLS: the caller's tenant; its region's calendar, or its country's
+        tenants.c.country == public_holidays.c.country,
+        sa.func.coalesce(tenants.c.subdivision, "") == public_holidays.c.subdivision,
     )
-    days = [CalendarDay(date=r.date, kind="public_holiday", name=r.name) for r in holidays]
+    holidays = conn.execute(
+        sa.select(public_holidays.c.date, public_holidays.c.category, public_holidays.c.name)
+        .join(tenants, region)
+        .where(*dates.conditions(public_holidays.c.date))
+        .order_by(public_holidays.c.date, public_holidays.c.category)
+        .limit(2 * MAX_DAYS)
+    )
+    days = [CalendarDay(date=r.date, kind=HOLIDAY_KINDS[r.category], name=r.name) for r in holidays]
     told = conn.execute(
         sa.select(calendar_days.c.date, calendar_days.c.kind, calendar_days.c.note)
         .where(*dates.conditions(calendar_days.c.date))

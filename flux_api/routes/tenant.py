@@ -43,7 +43,9 @@ def locale_and_currency(country: str) -> tuple[str, str]:
 def current_tenant_profile(
     user: Annotated[TokenClaims, Allowed("tenant:read")], conn: TenantConnection
 ) -> TenantProfile:
-    row = conn.execute(sa.select(tenants.c.tenant_id, tenants.c.name, tenants.c.country)).first()
+    row = conn.execute(
+        sa.select(tenants.c.tenant_id, tenants.c.name, tenants.c.country, tenants.c.subdivision)
+    ).first()
     if row is None:  # RLS shows a token's own tenant only; gone, it was deleted meanwhile
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such restaurant")
     locale, currency = locale_and_currency(row.country)
@@ -51,6 +53,7 @@ def current_tenant_profile(
         tenant_id=row.tenant_id,
         name=row.name,
         country=row.country,
+        subdivision=row.subdivision,
         locale=locale,
         currency=currency,
     )

@@ -19,6 +19,7 @@ tenants = sa.Table(
     ),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("country", sa.Text, nullable=False, server_default="US"),
+    sa.Column("subdivision", sa.Text),  # a US state, a German Land (0011); null: the country
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
 )
 
@@ -139,6 +140,9 @@ public_holidays = sa.Table(
     "public_holidays",
     metadata,
     sa.Column("country", sa.Text, primary_key=True),
+    # '' for the country-wide calendar; a region's calendar holds the national days too (0011).
+    sa.Column("subdivision", sa.Text, primary_key=True, server_default=""),
+    sa.Column("category", sa.Text, primary_key=True, server_default="public"),  # or 'school'
     sa.Column("date", sa.Date, primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
 )

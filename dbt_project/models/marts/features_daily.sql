@@ -28,6 +28,7 @@ features as (
         extract(doy from date)::int as day_of_year,
         is_holiday,
         holiday_name,
+        is_school_holiday,
         lag(value, 7) over by_day as lag_7,
         lag(value, 14) over by_day as lag_14,
         lag(value, 28) over by_day as lag_28,

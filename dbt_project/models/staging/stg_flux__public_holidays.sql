@@ -10,6 +10,8 @@ renamed as (
 
     select
         country::text as country,
+        subdivision::text as subdivision,
+        category::text as category,
         date::date as date,
         name::text as holiday_name
 

@@ -12,6 +12,7 @@ renamed as (
         tenant_id::uuid as tenant_id,
         name::text as tenant_name,
         country::text as country,
+        subdivision::text as subdivision,
         created_at::timestamptz as created_at
 
     from source

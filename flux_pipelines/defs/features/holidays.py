@@ -1,6 +1,9 @@
-"""``public_holidays``: the holidays of every tenant's country, from the ``holidays`` package.
+"""``public_holidays``: the holidays of every tenant's country and region, from the ``holidays``
+package: public holidays country-wide and for each tenant's subdivision (a US state, a German
+Land), and school holidays where the package has them.
 
-Holidays are reference data (not tenant-owned); dbt joins them to each tenant's days by country.
+Holidays are reference data (not tenant-owned); dbt joins them to each tenant's days by country
+and subdivision.
 """
 
 import datetime as dt
@@ -22,19 +25,43 @@ def holiday_years(today: dt.date) -> range:
     return range(FIRST_YEAR, today.year + 3)
 
 
-def country_holidays(country: str, years: range) -> list[dict[str, object]]:
-    """One row per day; several holidays on one day come joined as 'A; B' by the package."""
-    calendar = holiday_calendars.country_holidays(country, years=years)
-    return [
-        {"country": country, "date": day, "name": name} for day, name in sorted(calendar.items())
-    ]
+def country_holidays(
+    country: str, years: range, subdivision: str | None = None
+) -> list[dict[str, object]]:
+    """The public calendar of the country (or of one of its regions, national days included),
+    and its school holidays where the package has them: one row per day and category; several
+    holidays on one day come joined as 'A; B' by the package."""
+    # Raises NotImplementedError for a country or a region the package does not know.
+    known = holiday_calendars.country_holidays(country, subdiv=subdivision).supported_categories
+    rows: list[dict[str, object]] = []
+    for category in (holiday_calendars.PUBLIC, holiday_calendars.SCHOOL):
+        if category not in known:
+            continue
+        calendar = holiday_calendars.country_holidays(
+            country, subdiv=subdivision, years=years, categories=(category,)
+        )
+        rows += [
+            {"country": country, "subdivision": subdivision or "", "category": category}
+            | {"date": day, "name": name}
+            for day, name in sorted(calendar.items())
+        ]
+    return rows
+
+
+def subdivisions(country: str) -> tuple[str, ...]:
+    """The regions the package knows for a country (``()`` for none, or an unknown country)."""
+    try:
+        return tuple(holiday_calendars.country_holidays(country).subdivisions)
+    except NotImplementedError:
+        return ()
 
 
 @dg.asset(
     group_name=FEATURES_GROUP,
     kinds={"postgres", "python"},
-    description="Public holidays (country, date, name) of every tenant's country in "
-    f"flux.public_holidays, {FIRST_YEAR} through the year after next.",
+    description="Public and school holidays (country, subdivision, category, date, name) of every "
+    f"tenant's country and region in flux.public_holidays, {FIRST_YEAR} through the year after "
+    "next.",
 )
 def public_holidays(
     context: dg.AssetExecutionContext, database: FluxDatabase
@@ -42,33 +69,43 @@ def public_holidays(
     engine = database.engine()
     years = holiday_years(dt.date.today())
     with engine.connect() as conn:
-        countries: list[str] = sorted(
-            conn.execute(sa.select(tenants.c.country).distinct()).scalars()
-        )
+        places: list[tuple[str, str | None]] = [
+            (row.country, row.subdivision)
+            for row in conn.execute(sa.select(tenants.c.country, tenants.c.subdivision).distinct())
+        ]
+    # Every tenant's country-wide calendar, and its region's where it has one.
+    regions: list[tuple[str, str]] = sorted(
+        {(country, "") for country, _ in places}
+        | {(country, subdivision) for country, subdivision in places if subdivision}
+    )
 
-    rows_by_country: dict[str, int] = {}
+    rows_by_region: dict[str, int] = {}
     unsupported: list[str] = []
-    # One transaction: readers see the old calendar or the new one, never a country half-written.
+    # One transaction: readers see the old calendar or the new one, never a region half-written.
     with engine.begin() as conn:
-        for country in countries:
+        for country, subdivision in regions:
+            name = f"{country}-{subdivision}" if subdivision else country
             try:
-                rows = country_holidays(country, years)
+                rows = country_holidays(country, years, subdivision or None)
             except NotImplementedError:
-                unsupported.append(country)
-                context.log.warning(f"the holidays package has no calendar for {country!r}")
+                unsupported.append(name)
+                context.log.warning(f"the holidays package has no calendar for {name!r}")
                 continue
             conn.execute(
-                sa.delete(public_holidays_table).where(public_holidays_table.c.country == country)
+                sa.delete(public_holidays_table).where(
+                    public_holidays_table.c.country == country,
+                    public_holidays_table.c.subdivision == subdivision,
+                )
             )
             if rows:
                 conn.execute(sa.insert(public_holidays_table), rows)
-            rows_by_country[country] = len(rows)
+            rows_by_region[name] = len(rows)
 
     return dg.MaterializeResult(
         metadata={
-            "countries": dg.MetadataValue.json(rows_by_country),
+            "countries": dg.MetadataValue.json(rows_by_region),
             "unsupported_countries": dg.MetadataValue.json(unsupported),
-            "rows": sum(rows_by_country.values()),
+            "rows": sum(rows_by_region.values()),
             "years": f"{years.start}-{years.stop - 1}",
         }
     )

@@ -244,8 +244,8 @@ export interface paths {
         };
         /**
          * List Calendar Days
-         * @description Public holidays of the tenant's country and the days it told Flux about, in the range, by
-         *     date (at most three years of each).
+         * @description Public and school holidays of the tenant's region (its country's when it has none) and the
+         *     days it told Flux about, in the range, by date (at most three years of each).
          */
         get: operations["listCalendarDays"];
         put?: never;
@@ -827,6 +827,11 @@ export interface components {
              * @description ISO 3166-1 alpha-2: public holidays and formats follow it
              */
             country: string;
+            /**
+             * Subdivision
+             * @description its region (a US state, a German Land), whose holidays apply; null for none
+             */
+            subdivision: string | null;
             /**
              * Locale
              * @description BCP 47 tag of the country's main locale, e.g. en-US, ja-JP

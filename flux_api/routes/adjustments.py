@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlalchemy.dialects.postgresql import insert
 
 from flux_api.deps import Allowed, TenantConnection
-from flux_api.filters import DateRangeDep, MetricQuery
+from flux_api.filters import DateRange, DateRangeDep, MetricQuery
 from flux_api.schemas import (
     Adjustment,
     AdjustmentAccuracy,
@@ -76,7 +76,7 @@ _listed = (
 DayPath = Annotated[date, Path(description="the day, as YYYY-MM-DD")]
 
 
-def _where(dates: Any, metric: Metric | None) -> list[sa.ColumnElement[bool]]:
+def _where(dates: DateRange, metric: Metric | None) -> list[sa.ColumnElement[bool]]:
     return [*dates.conditions(_a.c.date), *([_a.c.metric == metric] if metric else [])]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from flux_pipelines.defs.training.candidates import XGBoostForecaster
+from flux_pipelines.defs.training.candidates import ProphetForecaster, XGBoostForecaster
 from flux_pipelines.defs.training.direct_features import (
     FEATURES,
     examples,
@@ -133,3 +133,22 @@ def test_the_channels_drivers_reach_their_tenant_and_closed_days_become_unknown(
     assert b.drivers.bookings.empty and b.drivers.events == ()  # a closure is not an event
     assert a.history["value"].notna().all()
     assert b.history["value"].isna().tolist() == [i == 2 for i in range(10)]
+
+
+def test_prophet_learns_the_flagged_days_as_a_holiday_of_their_own() -> None:
+    series = _series(200, seed=11)
+    days = series.index
+    # Every ninth day is a flagged event with 80% more demand, and so is a day of the horizon.
+    flagged = tuple(days[5::9])
+    lifted = series.copy()
+    lifted.loc[list(flagged)] *= 1.8
+    future = pd.date_range(days.max() + pd.Timedelta(days=1), periods=14)
+    event_day = future[6]
+    told = ProphetForecaster("US", 1, events=(*flagged, event_day)).fit(lifted, frozenset())
+    blind = ProphetForecaster("US", 1).fit(lifted, frozenset())
+    with_flag, without = told.predict(future), blind.predict(future)
+    plain = [i for i in range(14) if i != 6]
+    # On the event day the told model expects much more; on the other days about the same.
+    assert with_flag[6] > 1.3 * np.median(with_flag[plain])
+    assert with_flag[6] > 1.3 * without[6]
+    assert np.allclose(with_flag[plain], without[plain], rtol=0.15)

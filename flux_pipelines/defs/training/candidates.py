@@ -143,6 +143,19 @@ def prophet_holidays(country: str, first_year: int, last_year: int) -> pd.DataFr
     return frame if len(frame) else None
 
 
+TOLD_EVENT = "told event or promotion"
+
+
+def with_events(
+    holidays: pd.DataFrame | None, events: tuple[pd.Timestamp, ...]
+) -> pd.DataFrame | None:
+    """Prophet's holidays frame with the restaurant's flagged days as one holiday of their own."""
+    if not events:
+        return holidays
+    told = pd.DataFrame({"holiday": TOLD_EVENT, "ds": pd.to_datetime(list(events)).normalize()})
+    return told if holidays is None else pd.concat([holidays, told], ignore_index=True)
+
+
 # L-BFGS stops when the objective or gradient improves by less than 10x Stan's default relative
 # tolerances: warm-started from the previous window, a tenth fewer CPU-seconds per fit, and the
 # backtest windows' RMSLE moved by 0.0004 (30 synthetic restaurants x 3 windows).
@@ -269,7 +282,11 @@ def _quick_prophet() -> type:
 
 
 class ProphetForecaster:
-    """Prophet: weekly (and, given two years, yearly) seasonality and the country's holidays.
+    """Prophet: weekly (and, given two years, yearly) seasonality, the country's holidays, and the
+    days the restaurant flagged as an event or a promotion (as one more holiday: their future
+    values are known at any origin). Bookings are not a regressor here: a regressor needs its
+    value for every day of the fit and the horizon, and the covers booked for a day grow until
+    the day itself, so the history's (complete) values would not be what a forecast can know.
 
     ``init``: the parameters of a fit on a shorter history of the same series (the previous
     backtest window), where the optimiser starts; Prophet keeps its own start for any parameter
@@ -279,10 +296,17 @@ class ProphetForecaster:
 
     kind = PROPHET
 
-    def __init__(self, country: str, seed: int = 0, init: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        country: str,
+        seed: int = 0,
+        init: dict[str, Any] | None = None,
+        events: tuple[pd.Timestamp, ...] = (),
+    ) -> None:
         self.country = country
         self.seed = seed
         self.init = init
+        self.events = events
         self.model: Any = None
         self._holidays: tuple[dict[pd.Timestamp, list[int]], int] | None = None
 
@@ -304,7 +328,10 @@ class ProphetForecaster:
             yearly_seasonality=span_days >= 2 * 365,
             daily_seasonality=False,
             uncertainty_samples=0,
-            holidays=prophet_holidays(self.country, first_year, last_year),
+            holidays=with_events(
+                prophet_holidays(self.country, first_year, last_year),
+                getattr(self, "events", ()),
+            ),
         )
         model.stan_backend = _quick_json_backend()()
         options: dict[str, Any] = {"seed": self.seed}
@@ -629,7 +656,7 @@ def make_forecaster(
     if kind == WEEKDAY_MEDIAN:
         return WeekdayMedian()
     if kind == PROPHET:
-        return ProphetForecaster(country, seed, init)
+        return ProphetForecaster(country, seed, init, drivers.events if drivers else ())
     if kind == XGBOOST:
         return XGBoostForecaster(country, seed, horizon, state, drivers)
     raise ValueError(f"unknown per-series candidate {kind!r}; known: {', '.join(LOCAL_CANDIDATES)}")

@@ -81,7 +81,7 @@ def cmd_db(args: argparse.Namespace, settings: FluxSettings) -> None:
 def create_tenant(
     settings: FluxSettings, name: str, country: str = "US", subdivision: str | None = None
 ) -> UUID:
-    from flux_pipelines.defs.features.holidays import subdivisions
+    from flux_pipelines.calendars import subdivisions
 
     country = country.upper()
     if subdivision is not None:

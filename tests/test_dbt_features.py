@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import dagster as dg
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -23,6 +24,10 @@ from flux_pipelines.defs.features.holidays import public_holidays
 from flux_pipelines.defs.features.project import flux_dbt_project
 from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.tenants import TENANTS, partition_range_tags
+from flux_pipelines.defs.training.candidates import prophet_holidays
+from flux_pipelines.defs.training.direct_features import FEATURES, examples, origin_state
+from flux_pipelines.defs.training.entrypoint import series_jobs
+from flux_pipelines.defs.training.features import read_training_frame
 from flux_pipelines.settings import FluxSettings
 
 FIRST_DAY = dt.date(2024, 11, 1)
@@ -41,6 +46,7 @@ FEATURES_CONTRACT = [
     ("value", "numeric"),
     ("is_observed", "boolean"),
     ("country", "text"),
+    ("subdivision", "text"),
     ("day_of_week", "integer"),
     ("day_of_month", "integer"),
     ("month", "integer"),
@@ -305,6 +311,37 @@ def test_holidays_of_the_tenants_region_and_its_school_holidays(
     # The holidays package has no US school calendar: never a school holiday there.
     us = _features(pipeline_engine, built.us_tenant)
     assert not any(row.is_school_holiday for row in us.values())
+
+
+def test_the_models_keep_the_holidays_of_the_tenants_region(
+    built: Built, pipeline_engine: sa.Engine
+) -> None:
+    with pipeline_engine.connect() as conn:
+        jobs = series_jobs(read_training_frame(conn, [built.saxony_tenant]))
+    assert jobs and {job.place for job in jobs} == {"DE-SN"}
+    series = jobs[0].series()
+    # The boosted models' rows for the days after 15 November: Saxony's holiday and school break.
+    state = origin_state(series, jobs[0].place, horizon=60)
+    rows = examples(state, [state.position(pd.Timestamp("2024-11-15"))], 60)
+    dates = pd.Timestamp("2024-11-15") + pd.to_timedelta(rows.day - rows.origin, unit="D")
+    flag = dict(zip(dates.date, rows.features[:, FEATURES.index("is_holiday")], strict=True))
+    school = dict(
+        zip(dates.date, rows.features[:, FEATURES.index("is_school_holiday")], strict=True)
+    )
+    assert flag[dt.date(2024, 11, 20)] == 1.0 and flag[dt.date(2024, 11, 21)] == 0.0
+    assert school[dt.date(2024, 12, 23)] == 1.0 and school[dt.date(2024, 12, 2)] == 0.0
+    # Germany-wide, 20 November is a working day; the US has no school calendar in the package.
+    country = origin_state(series, "DE", horizon=60)
+    assert country.holidays[state.position(pd.Timestamp("2024-11-20"))] == 0.0
+    assert not origin_state(series, "US", horizon=60).school_holidays.any()
+    # Prophet's holidays: the region's, each school break one holiday of its own.
+    regional = prophet_holidays("DE-SN", 2024, 2024)
+    nationwide = prophet_holidays("DE", 2024, 2024)
+    assert regional is not None and nationwide is not None
+    day = pd.Timestamp("2024-11-20")
+    assert "Repentance and Prayer Day" in set(regional.loc[regional["ds"] == day, "holiday"])
+    assert day not in set(nationwide["ds"])
+    assert pd.Timestamp("2024-12-23") in set(regional["ds"])
 
 
 def test_calendar_columns(built: Built, pipeline_engine: sa.Engine) -> None:

@@ -28,6 +28,7 @@ final as (
         daily.value,
         daily.is_observed,
         tenants.country,
+        tenants.subdivision,
         extract(isodow from daily.date)::int as day_of_week,
         holidays.holiday_name is not null as is_holiday,
         holidays.holiday_name,

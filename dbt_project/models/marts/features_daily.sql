@@ -21,6 +21,7 @@ features as (
         value,
         is_observed,
         country,
+        subdivision,
         day_of_week,
         extract(day from date)::int as day_of_month,
         extract(month from date)::int as month,

@@ -9,9 +9,9 @@ and subdivision.
 import datetime as dt
 
 import dagster as dg
-import holidays as holiday_calendars
 import sqlalchemy as sa
 
+from flux_pipelines.calendars import calendar, place_code
 from flux_pipelines.db.tables import public_holidays as public_holidays_table
 from flux_pipelines.db.tables import tenants
 from flux_pipelines.defs.features.translator import FEATURES_GROUP
@@ -29,31 +29,15 @@ def country_holidays(
     country: str, years: range, subdivision: str | None = None
 ) -> list[dict[str, object]]:
     """The public calendar of the country (or of one of its regions, national days included),
-    and its school holidays where the package has them: one row per day and category; several
-    holidays on one day come joined as 'A; B' by the package."""
+    and its school holidays where the package has them: one row per day and category."""
     # Raises NotImplementedError for a country or a region the package does not know.
-    known = holiday_calendars.country_holidays(country, subdiv=subdivision).supported_categories
-    rows: list[dict[str, object]] = []
-    for category in (holiday_calendars.PUBLIC, holiday_calendars.SCHOOL):
-        if category not in known:
-            continue
-        calendar = holiday_calendars.country_holidays(
-            country, subdiv=subdivision, years=years, categories=(category,)
-        )
-        rows += [
-            {"country": country, "subdivision": subdivision or "", "category": category}
-            | {"date": day, "name": name}
-            for day, name in sorted(calendar.items())
-        ]
-    return rows
-
-
-def subdivisions(country: str) -> tuple[str, ...]:
-    """The regions the package knows for a country (``()`` for none, or an unknown country)."""
-    try:
-        return tuple(holiday_calendars.country_holidays(country).subdivisions)
-    except NotImplementedError:
-        return ()
+    by_category = calendar(place_code(country, subdivision), years)
+    return [
+        {"country": country, "subdivision": subdivision or "", "category": category}
+        | {"date": day, "name": name}
+        for category, days in by_category.items()
+        for day, name in sorted(days.items())
+    ]
 
 
 @dg.asset(
@@ -84,7 +68,7 @@ def public_holidays(
     # One transaction: readers see the old calendar or the new one, never a region half-written.
     with engine.begin() as conn:
         for country, subdivision in regions:
-            name = f"{country}-{subdivision}" if subdivision else country
+            name = place_code(country, subdivision)
             try:
                 rows = country_holidays(country, years, subdivision or None)
             except NotImplementedError:

@@ -17,6 +17,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from flux_pipelines.calendars import CATEGORIES, holiday_days
 from flux_pipelines.defs.training.boosting import BoostingParams, fit_booster, predict_boosted
 from flux_pipelines.defs.training.direct_features import (
     Examples,
@@ -130,17 +131,19 @@ class WeekdayMedian(SeasonalNaive):
 
 
 @lru_cache(maxsize=64)
-def prophet_holidays(country: str, first_year: int, last_year: int) -> pd.DataFrame | None:
-    """The country's holidays as Prophet's ``holidays`` frame, built once per country and span
-    (``add_country_holidays`` rebuilds them on every fit and every predict)."""
-    from prophet.make_holidays import make_holidays_df
-
-    try:
-        frame = make_holidays_df(list(range(first_year, last_year + 1)), country)
-    except (AttributeError, NotImplementedError, KeyError):
-        logging.getLogger(__name__).warning("no holiday calendar for %s", country)
+def prophet_holidays(place: str, first_year: int, last_year: int) -> pd.DataFrame | None:
+    """The place's public and school holidays as Prophet's ``holidays`` frame (each name a
+    holiday of its own, so a school break's days share one effect), built once per place and
+    span (``add_country_holidays`` would rebuild them on every fit and every predict)."""
+    rows = [
+        {"holiday": name, "ds": pd.Timestamp(day)}
+        for category in CATEGORIES
+        for day, name in holiday_days(place, first_year, last_year, category)
+    ]
+    if not rows:
+        logging.getLogger(__name__).warning("no holiday calendar for %s", place)
         return None
-    return frame if len(frame) else None
+    return pd.DataFrame(rows)
 
 
 TOLD_EVENT = "told event or promotion"
@@ -282,8 +285,8 @@ def _quick_prophet() -> type:
 
 
 class ProphetForecaster:
-    """Prophet: weekly (and, given two years, yearly) seasonality, the country's holidays, and the
-    days the restaurant flagged as an event or a promotion (as one more holiday: their future
+    """Prophet: weekly (and, given two years, yearly) seasonality, the public and school holidays
+    of the restaurant's region, and the days the restaurant flagged as an event or a promotion (as one more holiday: their future
     values are known at any origin). Bookings are not a regressor here: a regressor needs its
     value for every day of the fit and the horizon, and the covers booked for a day grow until
     the day itself, so the history's (complete) values would not be what a forecast can know.
@@ -648,7 +651,9 @@ def make_forecaster(
     state: OriginState | None = None,
     drivers: Drivers | None = None,
 ) -> Forecaster:
-    """``init``: a warm start (``warm_start()`` of an earlier fit of the same kind), if it has one;
+    """``country``: the holiday calendar's ISO 3166 code, a country or a region (``DE-SN``), as
+    every forecaster here keeps it (``calendars.py``);
+    ``init``: a warm start (``warm_start()`` of an earlier fit of the same kind), if it has one;
     ``state``: the whole series' features, for a kind that reads them (see XGBoostForecaster);
     ``drivers``: bookings and events, for the kinds that learn from them."""
     if kind == BASELINE:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from flux_pipelines.calendars import SCHOOL
 from flux_pipelines.defs.training.drivers import BookingIndex, Drivers
 from flux_pipelines.defs.training.series import holiday_flags
 
@@ -33,6 +34,7 @@ FEATURES = (
     "is_holiday",
     "holiday_before",
     "holiday_after",
+    "is_school_holiday",
     "log_scale",
     "mean_7",
     "mean_91",
@@ -76,6 +78,7 @@ class OriginState:
     weekday_log_mean_12: np.ndarray  # on log1p(value): the level RMSLE aims at
     weekday_log_std_12: np.ndarray  # how erratic the weekday is
     holidays: np.ndarray  # flags for every day of the series and ``horizon + 1`` beyond
+    school_holidays: np.ndarray  # flags, as ``holidays`` (none where the package has none)
     bookings: BookingIndex
     events: np.ndarray  # flags, as ``holidays``
 
@@ -138,8 +141,9 @@ def _spread(table: np.ndarray, days: int, first_weekday: int) -> np.ndarray:
 
 
 def origin_state(
-    series: pd.Series, country: str, horizon: int, drivers: Drivers | None = None
+    series: pd.Series, place: str, horizon: int, drivers: Drivers | None = None
 ) -> OriginState:
+    """``place``: the ISO 3166 code of the series' holiday calendar (``calendars.py``)."""
     drivers = drivers or Drivers()
     values = series.to_numpy(dtype="float64")
     days = len(values)
@@ -192,7 +196,8 @@ def origin_state(
         weekday_median_52=stats["med52"],
         weekday_log_mean_12=stats["logmean12"],
         weekday_log_std_12=stats["logstd12"],
-        holidays=holiday_flags(country, dates),
+        holidays=holiday_flags(place, dates),
+        school_holidays=holiday_flags(place, dates, SCHOOL),
         bookings=drivers.booking_index(start),
         events=drivers.event_flags(start, len(dates)),
     )
@@ -224,6 +229,7 @@ def examples(state: OriginState, origins: np.ndarray, horizon: int) -> Examples:
         "is_holiday": holidays[day],
         "holiday_before": holidays[day + 1],
         "holiday_after": holidays[day - 1],
+        "is_school_holiday": state.school_holidays[day],
         "log_scale": np.log1p(scale),
         "mean_7": state.mean_7[origin] / scale,
         "mean_91": state.mean_91[origin] / scale,

@@ -105,6 +105,8 @@ def read_channel(directory: Path) -> pd.DataFrame:
     data["metric"] = data["metric"].astype(str)
     if "country" not in data.columns:
         data["country"] = DEFAULT_COUNTRY
+    if "subdivision" not in data.columns:
+        data["subdivision"] = None
     return data
 
 
@@ -168,13 +170,22 @@ def series_jobs(data: pd.DataFrame, drivers: pd.DataFrame | None = None) -> list
     for (tenant_id, metric), rows in data.groupby(["tenant_id", "metric"], sort=True):
         countries = rows["country"].dropna().unique()
         country = str(countries[0]) if len(countries) else DEFAULT_COUNTRY
+        regions = rows["subdivision"].dropna().unique() if "subdivision" in rows else []
+        subdivision = str(regions[0]) if len(regions) else None
         history = rows[["date", "value"]].reset_index(drop=True)
         if shut:
             days = pd.to_datetime(history["date"])
             closed = [(str(tenant_id), day) in shut for day in days]
             history.loc[closed, "value"] = float("nan")
         jobs.append(
-            SeriesJob(str(tenant_id), str(metric), country, history, known.get(str(tenant_id)))
+            SeriesJob(
+                str(tenant_id),
+                str(metric),
+                country,
+                history,
+                known.get(str(tenant_id)),
+                subdivision,
+            )
         )
     return jobs
 

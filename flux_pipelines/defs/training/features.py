@@ -18,10 +18,11 @@ features_daily = sa.table(
     sa.column("date", sa.Date),
     sa.column("value", sa.Numeric),
     sa.column("country", sa.Text),
+    sa.column("subdivision", sa.Text),
     schema=FEATURES_SCHEMA,
 )
 
-TRAINING_COLUMNS = ("tenant_id", "metric", "date", "value", "country")
+TRAINING_COLUMNS = ("tenant_id", "metric", "date", "value", "country", "subdivision")
 
 demand_drivers = sa.table(
     "fct_demand_drivers",
@@ -39,7 +40,7 @@ def read_training_frame(conn: sa.Connection, tenant_ids: Sequence[UUID]) -> pd.D
     """Every day of the tenants' series: tenant_id (str), metric, date, value (NaN=unknown)."""
     c = features_daily.c
     rows = conn.execute(
-        sa.select(c.tenant_id, c.metric, c.date, c.value, c.country)
+        sa.select(c.tenant_id, c.metric, c.date, c.value, c.country, c.subdivision)
         .where(c.tenant_id.in_(list(tenant_ids)))
         .order_by(c.tenant_id, c.metric, c.date)
     ).all()

@@ -53,15 +53,15 @@ class GlobalInputs:
 
 def global_inputs(
     series: pd.Series,
-    country: str,
+    place: str,
     horizon: int,
     bt: SeriesBacktest,
     steps: Sequence[int],
     state: OriginState | None = None,
 ) -> GlobalInputs:
-    """``state``: the series' features (``origin_state(series, country, horizon)``), if at hand."""
+    """``state``: the series' features (``origin_state(series, place, horizon)``), if at hand."""
     if state is None:
-        state = origin_state(series, country, horizon)
+        state = origin_state(series, place, horizon)
     end = int(np.flatnonzero(~np.isnan(state.values)).max())
     closed: dict[int, frozenset[int]] = {0: closed_weekdays(series)}
     for k in steps:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import holidays
 import numpy as np
 import pandas as pd
+
+from flux_pipelines.calendars import PUBLIC, holiday_days
 
 CLOSED_LOOKBACK_WEEKS = 8
 CLOSED_MIN_EVIDENCE = 4  # trading weeks in which a weekday was shut, before it counts as closed
@@ -73,22 +74,18 @@ def iso_weekdays(dates: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray(dates.day_of_week + 1)
 
 
-@lru_cache(maxsize=256)
-def _holidays(country: str, first_year: int, last_year: int) -> np.ndarray:
-    """The country's holidays in these years, as sorted days (``datetime64[D]``)."""
-    try:
-        calendar = holidays.country_holidays(country, years=range(first_year, last_year + 1))
-    except NotImplementedError:
-        return np.array([], dtype="datetime64[D]")
-    return np.unique(np.array(sorted(calendar), dtype="datetime64[D]"))
-
-
-def holiday_flags(country: str, dates: pd.DatetimeIndex) -> np.ndarray:
-    """1.0 on the country's public holidays (the ``holidays`` package; unknown countries: none)."""
+def holiday_flags(place: str, dates: pd.DatetimeIndex, category: str = PUBLIC) -> np.ndarray:
+    """1.0 on the place's holidays of ``category`` (``calendars.py``; an unknown place: none)."""
     if len(dates) == 0:
         return np.zeros(0)
-    days = _holidays(country, int(dates.min().year), int(dates.max().year))
+    days = _days(place, int(dates.min().year), int(dates.max().year), category)
     return np.isin(dates.to_numpy().astype("datetime64[D]"), days).astype("float64")
+
+
+@lru_cache(maxsize=256)
+def _days(place: str, first_year: int, last_year: int, category: str) -> np.ndarray:
+    found = holiday_days(place, first_year, last_year, category)
+    return np.array([day for day, _ in found], dtype="datetime64[D]")
 
 
 def closure_runs(series: pd.Series, min_days: int = 3) -> list[tuple[pd.Timestamp, pd.Timestamp]]:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flux_pipelines.calendars import place_code
 from flux_pipelines.defs.training.backtest import (
     CHAMPION_RULE,
     INTERVAL_QUANTILES,
@@ -73,6 +74,13 @@ class SeriesJob:
     country: str
     history: pd.DataFrame  # date, value (NaN = unknown day)
     drivers: Drivers | None = None  # bookings and events (drivers.py)
+    subdivision: str | None = None  # the region whose holidays the models read (DE-SN: Saxony)
+
+    @property
+    def place(self) -> str:
+        """The ISO 3166 code of the holiday calendar (``calendars.py``): the region, or else
+        the country."""
+        return place_code(self.country, self.subdivision)
 
     def series(self) -> pd.Series:
         """The history as a complete calendar; built once (backtest, refit and summary read it)."""
@@ -96,11 +104,11 @@ def backtest_series(job: SeriesJob, config: TrainingConfig) -> SeriesBacktestRes
     bt = plan_backtest(series, config.horizon, config.windows)
     local = [k for k in dict.fromkeys([BASELINE, *config.candidates]) if k in LOCAL_CANDIDATES]
     # The series' features once, for the boosted candidates of every window and the global model.
-    state = origin_state(series, job.country, config.horizon, job.drivers)
+    state = origin_state(series, job.place, config.horizon, job.drivers)
     factories = {
         kind: (
             lambda kind=kind: make_forecaster(
-                kind, job.country, config.seed, config.horizon, state=state, drivers=job.drivers
+                kind, job.place, config.seed, config.horizon, state=state, drivers=job.drivers
             )
         )
         for kind in local
@@ -109,7 +117,7 @@ def backtest_series(job: SeriesJob, config: TrainingConfig) -> SeriesBacktestRes
     inputs = None
     if GLOBAL in config.candidates:
         steps = range(1, config.windows + 1)
-        inputs = global_inputs(series, job.country, config.horizon, bt, steps, state)
+        inputs = global_inputs(series, job.place, config.horizon, bt, steps, state)
     return SeriesBacktestResult(bt, inputs, time.perf_counter() - started)
 
 
@@ -119,7 +127,7 @@ def refit_champion(
     """``init``: the backtest's last fit of this kind (``SeriesBacktest.warm_starts``)."""
     series = job.series()
     return make_forecaster(
-        kind, job.country, config.seed, config.horizon, init, drivers=job.drivers
+        kind, job.place, config.seed, config.horizon, init, drivers=job.drivers
     ).fit(series, closed_weekdays(series))
 
 
@@ -133,7 +141,7 @@ def global_forecaster(
     ahead = None
     if inputs is not None and inputs.end == len(series) - 1:
         ahead = RowsAhead(pd.Timestamp(series.index[-1]), inputs.forecast_rows[0])
-    return GlobalForecaster(model, tail, job.country, config.horizon, ahead, job.drivers)
+    return GlobalForecaster(model, tail, job.place, config.horizon, ahead, job.drivers)
 
 
 def backtest_summary(

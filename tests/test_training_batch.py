@@ -12,7 +12,13 @@ import pytest
 from test_training_synthetic import synthetic_series
 
 from flux_pipelines.defs.training.batch import SeriesFailure, train_series, worker_count
-from flux_pipelines.defs.training.candidates import BASELINE, ENSEMBLE, GLOBAL
+from flux_pipelines.defs.training.candidates import (
+    BASELINE,
+    ENSEMBLE,
+    ENSEMBLE_WEIGHTS,
+    GLOBAL,
+    WEEKDAY_MEDIAN,
+)
 from flux_pipelines.defs.training.model import DemandModel, load_demand_model
 from flux_pipelines.defs.training.train import SeriesJob, TrainingConfig
 
@@ -73,10 +79,18 @@ def test_the_same_data_gives_the_same_forecasts(twice) -> None:
         pd.testing.assert_frame_equal(a.predict(dates), b.predict(dates))
 
 
-def test_a_new_restaurant_gets_the_baseline_without_claimed_accuracy() -> None:
-    job = SeriesJob("new", "covers", "US", synthetic_series(30, seed=9))
+def test_a_new_restaurant_gets_its_weekday_medians_without_claimed_accuracy() -> None:
+    history = synthetic_series(30, seed=9)
+    job = SeriesJob("new", "covers", "US", history)
     [model] = train_series([job], CONFIG, workers=1)
-    assert isinstance(model, DemandModel) and model.kind == BASELINE
+    assert isinstance(model, DemandModel) and model.kind == WEEKDAY_MEDIAN
+    # Each weekday's forecast is the median of that weekday so far, not its last value.
+    known = history.dropna().assign(wd=lambda f: pd.to_datetime(f["date"]).dt.day_of_week)
+    medians = known.groupby("wd")["value"].median()
+    ahead = model.predict(model.future_dates(7))
+    for day, p50 in zip(pd.to_datetime(ahead["date"]), ahead["p50"], strict=True):
+        if day.day_of_week in medians.index:
+            assert p50 == pytest.approx(medians[day.day_of_week])
     assert model.backtest["accuracy"] == {} and "no backtest" in model.backtest["note"]
     forecast = model.predict(model.future_dates(14))
     assert (forecast["p10"] < forecast["p50"]).any() and (forecast["p50"] < forecast["p90"]).any()
@@ -100,7 +114,7 @@ def test_the_global_model_can_be_champion_and_forecast(tmp_path: Path) -> None:
     assert kinds & {GLOBAL, ENSEMBLE}, kinds
 
 
-def test_the_ensemble_is_the_log_scale_mean_of_its_refitted_members(twice) -> None:
+def test_the_ensemble_is_the_weighted_log_scale_mean_of_its_refitted_members(twice) -> None:
     first, _ = twice
     blends = [m for m in first if isinstance(m, DemandModel) and m.kind == ENSEMBLE]
     assert blends, [getattr(m, "kind", m) for m in first]
@@ -109,7 +123,8 @@ def test_the_ensemble_is_the_log_scale_mean_of_its_refitted_members(twice) -> No
         assert [m.kind for m in members] == ["weekday_median", "xgboost", GLOBAL]
         dates = model.future_dates(14)
         parts = np.stack([m.predict(pd.DatetimeIndex(dates)) for m in members])
-        expected = np.expm1(np.log1p(parts).mean(axis=0))
+        weights = np.array([ENSEMBLE_WEIGHTS[m.kind] for m in members])
+        expected = np.expm1((np.log1p(parts) * weights[:, None]).sum(axis=0) / weights.sum())
         open_days = ~np.isin(dates.day_of_week + 1, list(model.closed))
         np.testing.assert_allclose(model.predict(dates)["p50"][open_days], expected[open_days])
         # Refitted on the whole history: the local members forecast from its last day.

@@ -10,10 +10,13 @@ import pytest
 from test_training_synthetic import synthetic_series
 
 from flux_pipelines.defs.training.backtest import (
+    PRIOR_DAYS,
     CandidateScore,
     InsufficientHistory,
     backtest,
+    batch_prior,
     choose_champion,
+    relative_error,
 )
 from flux_pipelines.defs.training.candidates import (
     BASELINE,
@@ -182,25 +185,49 @@ def _scored(kind: str, wape: float, rmsle: float) -> CandidateScore:
     return CandidateScore(kind, wape, 1.0, rmsle, 0.0, 0.8, 28, -0.1, 0.1)
 
 
-def test_the_ensemble_stays_champion_unless_another_is_clearly_better_on_both_metrics() -> None:
-    scores = {
-        BASELINE: _scored(BASELINE, 0.40, 0.60),
-        ENSEMBLE: _scored(ENSEMBLE, 0.30, 0.50),
-        "prophet": _scored("prophet", 0.29, 0.49),  # better, within the margin: noise
-    }
-    assert choose_champion(scores) == ENSEMBLE
-    scores["prophet"] = _scored("prophet", 0.20, 0.40)  # clearly better on both
-    assert choose_champion(scores) == "prophet"
-    scores["prophet"] = _scored("prophet", 0.10, 0.90)  # far better WAPE, far worse RMSLE
-    assert choose_champion(scores) == ENSEMBLE
-    # The ensemble itself must beat the baseline; a candidate that does not is out of the running.
+def _scored_on(kind: str, wape: float, rmsle: float, days: int) -> CandidateScore:
+    return CandidateScore(kind, wape, 1.0, rmsle, 0.0, 0.8, days, -0.1, 0.1)
+
+
+def test_a_series_keeps_its_own_winner_only_on_strong_evidence() -> None:
+    # Across the batch the ensemble usually wins; this series' prophet did better on its windows.
+    batch = [
+        {
+            BASELINE: _scored(BASELINE, 0.40, 0.60),
+            ENSEMBLE: _scored(ENSEMBLE, 0.28, 0.45),
+            "prophet": _scored("prophet", 0.34, 0.54),
+        }
+        for _ in range(9)
+    ]
+    prior = batch_prior(batch)
+    assert prior[BASELINE] == pytest.approx(2.0)
+    assert prior[ENSEMBLE] == pytest.approx(0.28 / 0.40 + 0.45 / 0.60)
+
+    def series(days: int) -> dict[str, CandidateScore]:
+        return {
+            BASELINE: _scored_on(BASELINE, 0.40, 0.60, days),
+            ENSEMBLE: _scored_on(ENSEMBLE, 0.30, 0.50, days),
+            "prophet": _scored_on("prophet", 0.26, 0.42, days),
+        }
+
+    # Alone, the series' own winner; with the batch behind it, thin evidence does not carry.
+    assert choose_champion(series(60)) == "prophet"
+    assert choose_champion(series(60), prior) == ENSEMBLE
+    assert choose_champion(series(60), prior, prior_days=0) == "prophet"
+    # A long record of doing better does.
+    assert choose_champion(series(5000), prior) == "prophet"
+    # The shrunk error is the days-weighted mean of the series' own and the batch's.
+    own = {k: relative_error(s, series(60)[BASELINE]) for k, s in series(60).items()}
+    shrunk = {k: (60 * own[k] + PRIOR_DAYS * prior[k]) / (60 + PRIOR_DAYS) for k in own}
+    assert min(shrunk, key=lambda k: shrunk[k]) == choose_champion(series(60), prior) == ENSEMBLE
+
+
+def test_a_candidate_must_beat_the_baseline_whatever_the_batch_says() -> None:
+    prior = {BASELINE: 2.0, ENSEMBLE: 1.0, "prophet": 1.9}
     scores = {BASELINE: _scored(BASELINE, 0.30, 0.50), ENSEMBLE: _scored(ENSEMBLE, 0.31, 0.45)}
-    assert choose_champion(scores) == BASELINE
+    assert choose_champion(scores, prior) == BASELINE
     scores["prophet"] = _scored("prophet", 0.29, 0.49)
-    assert choose_champion(scores) == "prophet"
-    scores[ENSEMBLE] = _scored(ENSEMBLE, 0.25, 0.45)
-    scores["xgboost"] = _scored("xgboost", 0.30, 0.20)  # far lower RMSLE, not a lower WAPE
-    assert choose_champion(scores) == ENSEMBLE
+    assert choose_champion(scores, prior) == "prophet"
 
 
 def test_a_model_that_does_not_beat_the_baseline_is_not_champion() -> None:

@@ -25,6 +25,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from flux_pipelines.defs.training.backtest import (  # noqa: E402
     SeriesBacktest,
+    batch_prior,
     choose_champion,
     score,
 )
@@ -34,6 +35,7 @@ from flux_pipelines.defs.training.candidates import (  # noqa: E402
     GLOBAL,
     EnsembleForecaster,
     Forecaster,
+    ensemble_weights,
     log_mean,
 )
 from flux_pipelines.defs.training.global_model import (  # noqa: E402
@@ -47,9 +49,9 @@ from flux_pipelines.defs.training.train import (  # noqa: E402
     SeriesJob,
     TrainingConfig,
     backtest_series,
-    baseline_without_backtest,
     finish_series,
     global_forecaster,
+    median_without_backtest,
     refit_champion,
 )
 
@@ -147,7 +149,10 @@ def add_ensemble_predictions(bt: SeriesBacktest, candidates: Sequence[str]) -> N
         return
     bt.members[ENSEMBLE] = members
     parts = [bt.predictions[member] for member in members]
-    bt.predictions[ENSEMBLE] = [log_mean(list(window)) for window in zip(*parts, strict=True)]
+    weights = ensemble_weights(members)
+    bt.predictions[ENSEMBLE] = [
+        log_mean(list(window), weights) for window in zip(*parts, strict=True)
+    ]
 
 
 def local_fits(kind: str, bt: SeriesBacktest) -> list[str]:
@@ -185,7 +190,8 @@ def champion_forecaster(
                 if member == GLOBAL
                 else fitted[member]
                 for member in bt.members[ENSEMBLE]
-            ]
+            ],
+            ensemble_weights(bt.members[ENSEMBLE]),
         )
     [forecaster] = refitted
     return forecaster
@@ -221,7 +227,7 @@ def train_series(
                 global_models, global_error = {}, f"{type(exc).__name__}: {exc}"
         log.info("global models fitted in %.1fs", time.perf_counter() - clock)
         clock = time.perf_counter()
-        chosen: dict[int, tuple[dict[str, Any], str]] = {}
+        scored: dict[int, dict[str, Any]] = {}
         for position, outcome in enumerate(outcomes):
             if not isinstance(outcome, SeriesBacktestResult):
                 continue
@@ -235,10 +241,12 @@ def train_series(
                         outcome.bt.failed[GLOBAL] = global_error
                 if ENSEMBLE in config.candidates:
                     add_ensemble_predictions(outcome.bt, config.candidates)
-                scores = score(outcome.bt)
-                chosen[position] = (scores, choose_champion(scores))
+                scored[position] = score(outcome.bt)
             except Exception as exc:  # noqa: BLE001
                 outcomes[position] = SeriesFailure(f"{type(exc).__name__}: {exc}")
+        # Each series' champion, its own few windows judged against what the batch's show.
+        prior = batch_prior(scored.values())
+        chosen = {p: (scores, choose_champion(scores, prior)) for p, scores in scored.items()}
         # The workers refit the per-series models while this process fits the final global model.
         positions = list(chosen)
         collect = runner.start(
@@ -275,7 +283,7 @@ def train_series(
     for position, outcome in enumerate(outcomes):
         forecaster = forecasters.get(position)
         if isinstance(outcome, SeriesFailure) and outcome.error.startswith("InsufficientHistory"):
-            models.append(_call(baseline_without_backtest, jobs[position], config, outcome.error))
+            models.append(_call(median_without_backtest, jobs[position], config, outcome.error))
         elif isinstance(outcome, SeriesFailure):
             models.append(outcome)
         elif isinstance(forecaster, SeriesFailure) or forecaster is None:
@@ -283,6 +291,6 @@ def train_series(
         else:
             scores, champion = chosen[position]
             models.append(
-                finish_series(jobs[position], outcome, forecaster, scores, champion, config)
+                finish_series(jobs[position], outcome, forecaster, scores, champion, config, prior)
             )
     return models

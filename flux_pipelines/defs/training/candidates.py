@@ -39,6 +39,11 @@ ENSEMBLE = "ensemble"
 # Members that err differently (a robust local level, a local and a global learner). Prophet adds
 # little to them on Recruit's backtests and would cost every restaurant a refit.
 ENSEMBLE_MEMBERS = (WEEKDAY_MEDIAN, XGBOOST, GLOBAL)
+# Chosen on Recruit's tuning window (the 39 days before the last 39, 819 stores; every blend of
+# these and Prophet in steps of 0.1) and checked on the last 39 days, which played no part. Against
+# the equal blend, RMSLE/WAPE: 0.5887/0.3639 -> 0.5835/0.3598 on the tuning window, and
+# 0.5259/0.3253 -> 0.5218/0.3264 on the last days. The global model alone: 0.5243/0.3297 there.
+ENSEMBLE_WEIGHTS = {GLOBAL: 0.7, XGBOOST: 0.2, WEEKDAY_MEDIAN: 0.1}
 CANDIDATES = (BASELINE, WEEKDAY_MEDIAN, PROPHET, XGBOOST, GLOBAL, ENSEMBLE)
 LOCAL_CANDIDATES = (BASELINE, WEEKDAY_MEDIAN, PROPHET, XGBOOST)
 MEDIAN_WEEKS = 12
@@ -617,29 +622,39 @@ class GlobalForecaster:
         return _direct_forecast(self, dates)
 
 
-def log_mean(forecasts: list[np.ndarray]) -> np.ndarray:
-    """The members' mean on the log1p scale (a geometric mean): demand errors are multiplicative,
-    and one member far too high does not drag the blend up as an arithmetic mean would."""
+def log_mean(forecasts: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray:
+    """The members' (weighted) mean on the log1p scale, a geometric mean: demand errors are
+    multiplicative, and one member far too high does not drag the blend up as an arithmetic
+    mean would."""
     stacked = np.log1p(
         np.clip(np.stack([np.asarray(f, dtype="float64") for f in forecasts]), 0, None)
     )
-    return np.expm1(stacked.mean(axis=0))
+    return np.expm1(np.average(stacked, axis=0, weights=weights))
+
+
+def ensemble_weights(members: list[str]) -> list[float]:
+    """``ENSEMBLE_WEIGHTS`` of the members present, summing to one."""
+    raw = [ENSEMBLE_WEIGHTS[m] for m in members]
+    return [w / sum(raw) for w in raw]
 
 
 class EnsembleForecaster:
-    """The log-scale mean of its members' forecasts (``ENSEMBLE_MEMBERS``, those that fitted):
-    models that err differently, blended, beat each of them on most restaurants' backtests."""
+    """The weighted log-scale mean of its members' forecasts (``ENSEMBLE_WEIGHTS``, of those that
+    fitted): models that err differently, blended, beat each of them on most restaurants."""
 
     kind = ENSEMBLE
 
-    def __init__(self, members: list[Forecaster]) -> None:
+    def __init__(self, members: list[Forecaster], weights: list[float] | None = None) -> None:
         self.members = members
+        self.weights = weights
 
     def fit(self, history: pd.Series, closed: frozenset[int]) -> EnsembleForecaster:
         raise TypeError("an ensemble is assembled from fitted members (batch.py)")
 
     def predict(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        return log_mean([member.predict(dates) for member in self.members])
+        # Ensembles pickled before the weights were equal blends.
+        weights = getattr(self, "weights", None)
+        return log_mean([member.predict(dates) for member in self.members], weights)
 
 
 def make_forecaster(

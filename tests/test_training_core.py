@@ -123,6 +123,13 @@ def test_a_few_days_of_history_or_a_closure_do_not_close_weekdays() -> None:
     history.loc[60:114, "value"] = np.nan
     series = daily_series(history["date"], history["value"])
     assert closed_weekdays(series) == frozenset()
+    # An export that reports two or three days a week, never a Friday: Friday is not known shut.
+    history = synthetic_series(120, seed=4, closed_weekday=None)
+    dates = pd.to_datetime(history["date"])
+    history.loc[(dates.dt.day_of_week == 4) | (dates.dt.day_of_week.isin([0, 2, 6])), "value"] = (
+        np.nan
+    )
+    assert closed_weekdays(daily_series(history["date"], history["value"])) == frozenset()
     # Shut on Wednesdays in four of the weeks it traded: closed.
     history = synthetic_series(120, seed=4, closed_weekday=3)
     history.loc[80:104, "value"] = np.nan

@@ -291,10 +291,11 @@ def _quick_prophet() -> type:
 
 class ProphetForecaster:
     """Prophet: weekly (and, given two years, yearly) seasonality, the public and school holidays
-    of the restaurant's region, and the days the restaurant flagged as an event or a promotion (as one more holiday: their future
-    values are known at any origin). Bookings are not a regressor here: a regressor needs its
-    value for every day of the fit and the horizon, and the covers booked for a day grow until
-    the day itself, so the history's (complete) values would not be what a forecast can know.
+    of the restaurant's region, and the days the restaurant flagged as an event or a promotion
+    (as one more holiday: their future values are known at any origin). Bookings are not a
+    regressor here: a regressor needs its value for every day of the fit and the horizon, and the
+    covers booked for a day grow until the day itself, so the history's (complete) values would
+    not be what a forecast can know.
 
     ``init``: the parameters of a fit on a shorter history of the same series (the previous
     backtest window), where the optimiser starts; Prophet keeps its own start for any parameter

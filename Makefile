@@ -71,6 +71,7 @@ web-client-check: install web-install
 lint: install web-install
 	$(BIN)/ruff check flux_core flux_pipelines flux_api tests bench
 	$(BIN)/ruff format --check flux_core flux_pipelines flux_api tests bench
+	$(BIN)/lint-imports --no-cache
 	cd $(WEB) && npx eslint . --max-warnings=0 && npx tsc --noEmit && npx prettier --check . --log-level=warn
 
 format: install web-install

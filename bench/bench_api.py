@@ -26,11 +26,12 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from flux_api.security import create_access_token, hash_password
-from flux_pipelines.db.connections import ensure_database, get_engine, plain_url
-from flux_pipelines.db.migrate import migrate
-from flux_pipelines.db.tables import forecasts, model_versions, tenants, users
-from flux_pipelines.settings import FluxSettings
+from flux_api.security import create_access_token
+from flux_core.db.connections import ensure_database, get_engine, plain_url
+from flux_core.db.migrate import migrate
+from flux_core.db.tables import forecasts, model_versions, tenants, users
+from flux_core.settings import FluxSettings
+from flux_core.users import hash_password
 
 DATABASE = "flux_bench"
 TENANTS = 10_000

@@ -59,22 +59,23 @@ import pandas as pd
 import sqlalchemy as sa
 
 from bench.scratch import scratch_settings
-from flux_pipelines.db.connections import get_engine
-from flux_pipelines.db.tables import model_versions, tenants
-from flux_pipelines.defs.ingest.uploads import receive_upload
-from flux_pipelines.defs.jobs import batches as job_batches
-from flux_pipelines.defs.tenants import TENANTS, partition_range_tags, run_tenants
-from flux_pipelines.defs.training.batch import SeriesFailure, train_series
-from flux_pipelines.defs.training.drivers import Drivers
-from flux_pipelines.defs.training.entrypoint import outcome_entry
-from flux_pipelines.defs.training.metrics import coverage, rmsle, wape
-from flux_pipelines.defs.training.model import DemandModel
-from flux_pipelines.defs.training.registry import ModelRegistry
-from flux_pipelines.defs.training.train import SeriesJob, TrainingConfig
+from flux_core.db.connections import get_engine
+from flux_core.db.tables import model_versions, tenants
+from flux_core.ingest.uploads import receive_upload
+from flux_core.landing import landing_zone
+from flux_core.settings import PROJECT_ROOT, FluxSettings, get_settings
+from flux_core.training.batch import SeriesFailure, train_series
+from flux_core.training.drivers import Drivers
+from flux_core.training.entrypoint import outcome_entry
+from flux_core.training.metrics import coverage, rmsle, wape
+from flux_core.training.model import DemandModel
+from flux_core.training.registry import ModelRegistry
+from flux_core.training.train import SeriesJob, TrainingConfig
+from flux_pipelines.defs.batches import TenantBatch
+from flux_pipelines.defs.batches import batches as job_batches
+from flux_pipelines.defs.tenants import TENANTS, run_tenants
 from flux_pipelines.instance import dagster_environment, dagster_instance
-from flux_pipelines.landing import landing_zone
 from flux_pipelines.runner import run_graph
-from flux_pipelines.settings import PROJECT_ROOT, FluxSettings, get_settings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 OUT = PROJECT_ROOT / ".flux" / "bench"
@@ -784,7 +785,7 @@ def scheduled_nightly(settings: FluxSettings) -> tuple[list[dict[str, str]], int
     and how many tenants it leaves out (their upload runs trained them on their latest data)."""
     import dagster as dg
 
-    from flux_pipelines.defs.jobs import nightly_retrain
+    from flux_pipelines.defs.orchestration.jobs import nightly_retrain
     from flux_pipelines.defs.resources import FluxDatabase
 
     instance = dagster_instance(settings)
@@ -818,7 +819,7 @@ def launched_nightly(
     CPU-seconds and failed runs."""
     if runs is None:
         keys = list(dagster_instance(settings).get_dynamic_partitions(TENANTS))
-        runs = [partition_range_tags(a, b) for a, b in job_batches(keys)]
+        runs = [TenantBatch(a, b).tags() for a, b in job_batches(keys)]
     env = {**os.environ, **dagster_environment(settings)}
     command = [str(Path(sys.executable).with_name("dagster")), "job", "execute"]
     command += ["-m", "flux_pipelines.definitions", "-j", "retrain_and_forecast", "--tags"]

@@ -59,18 +59,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID
 
 from bench.scratch import scratch_settings
-from flux_pipelines.db.connections import (
+from flux_core.db.connections import (
     get_engine,
     owner_url,
     plain_url,
     role_url,
     service_database,
 )
-from flux_pipelines.db.tables import staged_sales, tenants, uploads
-from flux_pipelines.defs.ingest.loader import load_upload, load_uploads
-from flux_pipelines.defs.ingest.uploads import receive_upload
-from flux_pipelines.landing import landing_zone
-from flux_pipelines.settings import FluxSettings, get_settings
+from flux_core.db.tables import staged_sales, tenants, uploads
+from flux_core.ingest.loader import load_upload, load_uploads
+from flux_core.ingest.uploads import receive_upload
+from flux_core.landing import landing_zone
+from flux_core.settings import FluxSettings, get_settings
 
 DATABASE = "flux_bench_ingest"
 REPEATS = int(os.environ.get("FLUX_BENCH_REPEATS", "3"))
@@ -474,7 +474,7 @@ def _bench_instance(keys: list[str]) -> Iterator[Any]:
     ``keys`` as its tenant partitions."""
     import dagster as dg
 
-    from flux_pipelines.defs.jobs import BATCH
+    from flux_pipelines.defs.batches import BATCH
     from flux_pipelines.defs.tenants import TENANTS as PARTITIONS
     from flux_pipelines.instance import batch_partition_events
 
@@ -502,9 +502,9 @@ def _bench_instance(keys: list[str]) -> Iterator[Any]:
 def _dagster_run(tenant_ids: list[uuid.UUID]) -> float:
     import dagster as dg
 
+    from flux_pipelines.defs.batches import TenantBatch
     from flux_pipelines.defs.ingest.assets import staged_sales as asset
     from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
-    from flux_pipelines.defs.tenants import partition_range_tags
 
     job = dg.define_asset_job("bench_ingest", selection=[asset])
     defs = dg.Definitions(
@@ -516,7 +516,7 @@ def _dagster_run(tenant_ids: list[uuid.UUID]) -> float:
     with _bench_instance(keys) as instance:
         started = time.perf_counter()
         result = defs.resolve_job_def("bench_ingest").execute_in_process(
-            instance=instance, tags=partition_range_tags(keys[0], keys[-1])
+            instance=instance, tags=TenantBatch(keys[0], keys[-1]).tags()
         )
         elapsed = time.perf_counter() - started
     assert result.success
@@ -563,10 +563,9 @@ def _two_year_histories(engine: sa.Engine, count: int) -> list[str]:
 def bench_dbt(settings: FluxSettings, engine: sa.Engine) -> None:
     import dagster as dg
 
+    from flux_pipelines.defs.batches import BATCH, TenantBatch, batches
     from flux_pipelines.defs.features.assets import flux_dbt_models
     from flux_pipelines.defs.features.definitions import resources
-    from flux_pipelines.defs.jobs import BATCH, batches
-    from flux_pipelines.defs.tenants import partition_range_tags
     from flux_pipelines.runner import QUIET
 
     _truncate(engine, staged_sales)
@@ -591,7 +590,7 @@ def bench_dbt(settings: FluxSettings, engine: sa.Engine) -> None:
         # A tenant run of BATCH tenants; a different batch each time, spread over the key space.
         ranges = batches(keys, size=BATCH)
         picks = [ranges[i * len(ranges) // REPEATS] for i in range(REPEATS)]
-        scoped = [build(partition_range_tags(first, last)) for first, last in picks]
+        scoped = [build(TenantBatch(first, last).tags()) for first, last in picks]
     runs = -(-len(keys) // BATCH)
     full_s, scoped_s = _median(full), _median(scoped)
     print(
@@ -614,10 +613,10 @@ def bench_dbt(settings: FluxSettings, engine: sa.Engine) -> None:
 _CHILD = textwrap.dedent(
     """
     import datetime as dt, resource, sys, time, uuid
-    from flux_pipelines.db.connections import get_engine
-    from flux_pipelines.defs.ingest.loader import load_upload
-    from flux_pipelines.landing import landing_zone
-    from flux_pipelines.settings import get_settings
+    from flux_core.db.connections import get_engine
+    from flux_core.ingest.loader import load_upload
+    from flux_core.landing import landing_zone
+    from flux_core.settings import get_settings
     settings = get_settings()
     started = time.perf_counter()
     outcome = load_upload(get_engine("pipeline", settings), landing_zone(settings),

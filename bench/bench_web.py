@@ -25,11 +25,10 @@ import holidays
 import psycopg
 import sqlalchemy as sa
 
-from flux_api.security import create_access_token, hash_password
-from flux_pipelines import services
-from flux_pipelines.db.connections import ensure_database, get_engine, plain_url
-from flux_pipelines.db.migrate import migrate
-from flux_pipelines.db.tables import (
+from flux_api.security import create_access_token
+from flux_core.db.connections import ensure_database, get_engine, plain_url
+from flux_core.db.migrate import migrate
+from flux_core.db.tables import (
     forecasts,
     model_versions,
     public_holidays,
@@ -38,7 +37,9 @@ from flux_pipelines.db.tables import (
     uploads,
     users,
 )
-from flux_pipelines.settings import FluxSettings
+from flux_core.settings import FluxSettings
+from flux_core.users import hash_password
+from flux_pipelines import services
 
 DATABASE = "flux_bench_web"
 LOADS = int(os.environ.get("FLUX_BENCH_LOADS", "50"))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import psycopg
 
-from flux_pipelines.db.connections import ensure_database, plain_url, service_database
-from flux_pipelines.db.migrate import migrate
-from flux_pipelines.settings import FluxSettings, get_settings
+from flux_core.db.connections import ensure_database, plain_url, service_database
+from flux_core.db.migrate import migrate
+from flux_core.settings import FluxSettings, get_settings
 
 
 def scratch_settings(database: str, home: Path | None = None) -> FluxSettings:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flux_pipelines.db.tables import model_versions
+from flux_core.db.tables import model_versions
 
 _accuracy = model_versions.c.backtest["accuracy"]
 # The 80th percentile of the backtest's absolute percentage errors, the model's and the baseline's:

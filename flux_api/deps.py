@@ -23,9 +23,9 @@ from psycopg_pool import AsyncConnectionPool
 from flux_api.permissions import Permission, allows
 from flux_api.reads import InactiveUser, ReadConnection, tenant_read
 from flux_api.security import InvalidToken, TokenClaims, TokenVerifier
-from flux_pipelines.db.connections import role_url
-from flux_pipelines.landing import LandingZone, landing_zone
-from flux_pipelines.settings import FluxSettings, get_settings
+from flux_core.db.connections import role_url
+from flux_core.landing import LandingZone, landing_zone
+from flux_core.settings import FluxSettings, get_settings
 
 TOKEN_URL = "/v1/auth/token"  # noqa: S105 (a path, not a secret)
 

@@ -32,7 +32,7 @@ from flux_api.routes import (
     users,
 )
 from flux_api.security import TokenVerifier
-from flux_pipelines.settings import FluxSettings, get_settings
+from flux_core.settings import FluxSettings, get_settings
 
 
 @asynccontextmanager
@@ -52,9 +52,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def _freeze_startup_heap() -> None:
     """Keep the objects of imports and startup out of every later garbage collection.
 
-    A worker holds about 200,000 long-lived objects (FastAPI, pydantic, SQLAlchemy, numpy via the
-    pipelines' modules); each full (gen2) collection walked them all, a 75-90 ms pause every few
-    seconds under load that stalled every request in flight: the benchmark's p99. Frozen, they are
+    A worker holds about 143,000 long-lived objects (FastAPI, pydantic, SQLAlchemy, boto3; 200,000
+    while the API still imported pandas through the parsers); each full (gen2) collection walked
+    them all, a pause of tens of milliseconds every few seconds under load that stalled every
+    request in flight: the benchmark's p99. Frozen, they are
     never collected (they live as long as the process anyway) and a full collection takes ~1-9 ms.
     Collect first so that startup garbage is freed, not frozen.
     """

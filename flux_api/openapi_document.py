@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from flux_api.main import create_app
-from flux_pipelines.settings import FluxSettings
+from flux_core.settings import FluxSettings
 
 
 def openapi_text() -> str:

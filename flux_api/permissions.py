@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flux_api.security import UserRole
+from flux_core.users import UserRole
 
 Permission = Literal[
     "forecasts:read",

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flux_pipelines.landing import LandingZoneUnavailable
+from flux_core.landing import LandingZoneUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -6,7 +6,7 @@ A request takes one connection, opens a read-only transaction and calls ``flux.e
 (migration 0005), which sets ``app.tenant_id`` for that transaction and re-checks the token's user
 in the same round trip; row-level security then scopes every statement, as on the write path.
 
-Queries are still built with SQLAlchemy Core from ``flux_pipelines.db.tables``, with bound
+Queries are still built with SQLAlchemy Core from ``flux_core.db.tables``, with bound
 parameters for every value, and compiled once per shape: a request only binds values and executes.
 """
 
@@ -24,8 +24,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
-from flux_pipelines.db.connections import plain_url, role_url
-from flux_pipelines.settings import FluxSettings
+from flux_core.db.connections import plain_url, role_url
+from flux_core.settings import FluxSettings
 
 # Per worker process. Two cores gain nothing from more queries in flight than this; requests beyond
 # it wait their turn in the pool's queue (first come, first served). With the write path's engine

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
-from flux_api.security import UserRole
+from flux_core.users import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, UserRole
 
 Metric = Literal["sales", "covers", "orders", "items"]
 UploadStatus = Literal["received", "processing", "loaded", "rejected", "duplicate", "failed"]
@@ -24,7 +24,9 @@ Email = Annotated[
         pattern=r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$",
     ),
 ]
-Password = Annotated[SecretStr, Field(min_length=12, max_length=256)]
+Password = Annotated[
+    SecretStr, Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
+]
 
 
 class Problem(BaseModel):
@@ -290,7 +292,7 @@ class UserUpdate(BaseModel):
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    current_password: SecretStr = Field(max_length=256)
+    current_password: SecretStr = Field(max_length=PASSWORD_MAX_LENGTH)
     new_password: Password
 
 

@@ -1,6 +1,6 @@
-"""Password hashing and access tokens, in one small place.
+"""Access tokens, in one small place (passwords are ``flux_core.users``'s).
 
-Passwords are hashed with argon2id. Access tokens are short-lived JWTs (RFC 8725): one algorithm,
+Access tokens are short-lived JWTs (RFC 8725): one algorithm,
 pinned by configuration (HS256 with a secret by default, RS256 with configured public keys for an
 external identity provider), explicitly typed ``at+jwt``, with expiry, issuer and audience checked
 and every claim the API relies on required. A token that is unsigned, signed with the
@@ -12,19 +12,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from typing import Any, Literal, get_args
+from typing import Any
 from uuid import UUID
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from flux_api.token_keys import verification_keys
-from flux_pipelines.settings import FluxSettings, TokenAlgorithm
-
-UserRole = Literal["owner", "manager", "chef"]
-USER_ROLES: frozenset[str] = frozenset(get_args(UserRole))
+from flux_core.settings import FluxSettings, TokenAlgorithm
+from flux_core.users import USER_ROLES, UserRole
 
 ALGORITHM: TokenAlgorithm = "HS256"
 TOKEN_TYPE = "at+jwt"  # noqa: S105 (the JWT "typ" header, RFC 9068)
@@ -33,29 +28,6 @@ REQUIRED_CLAIMS = ["sub", "tenant_id", "role", "exp", "iat", "iss", "aud"]
 CLOCK_LEEWAY = timedelta(seconds=30)
 # Tokens already verified in this process (a dashboard sends the same token until it expires).
 VERIFIED_TOKENS_KEPT = 10_000
-
-_hasher = PasswordHasher()
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password: str, password_hash: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-@cache
-def _dummy_hash() -> str:
-    return hash_password("flux: no such user")
-
-
-def burn_password_check(password: str) -> None:
-    """Spend the time of a real check when there is no user, so timing does not reveal emails."""
-    verify_password(password, _dummy_hash())
 
 
 class InvalidToken(Exception):

@@ -24,19 +24,20 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from flux_pipelines import services
-from flux_pipelines.db.cluster import LocalCluster, PostgresNotFound
-from flux_pipelines.db.connections import ensure_database, get_engine, plain_url, role_url
-from flux_pipelines.db.migrate import migrate
-from flux_pipelines.db.tables import store_codes, tenants, uploads, users
-from flux_pipelines.defs.ingest.uploads import (
+from flux_core import users as user_service
+from flux_core.db.cluster import LocalCluster, PostgresNotFound
+from flux_core.db.connections import ensure_database, get_engine, plain_url, role_url
+from flux_core.db.migrate import migrate
+from flux_core.db.tables import store_codes, tenants, uploads
+from flux_core.ingest.uploads import (
     InvalidColumnMapping,
     column_mapping_from_pairs,
     receive_upload,
 )
-from flux_pipelines.landing import landing_zone
+from flux_core.landing import landing_zone
+from flux_core.settings import PROJECT_ROOT, FluxSettings, get_settings
+from flux_pipelines import services
 from flux_pipelines.services import Service
-from flux_pipelines.settings import PROJECT_ROOT, FluxSettings, get_settings
 
 
 def _fail(message: str) -> NoReturn:
@@ -81,7 +82,7 @@ def cmd_db(args: argparse.Namespace, settings: FluxSettings) -> None:
 def create_tenant(
     settings: FluxSettings, name: str, country: str = "US", subdivision: str | None = None
 ) -> UUID:
-    from flux_pipelines.calendars import subdivisions
+    from flux_core.calendars import subdivisions
 
     country = country.upper()
     if subdivision is not None:
@@ -101,23 +102,15 @@ def create_tenant(
 
 
 def create_user(
-    settings: FluxSettings, tenant_id: UUID, email: str, role: str, password: str
+    settings: FluxSettings, tenant_id: UUID, email: str, role: user_service.UserRole, password: str
 ) -> UUID:
-    from flux_api.security import hash_password
-
-    if len(password) < 8:
-        _fail("the password must have at least 8 characters")
-    with get_engine("pipeline", settings).begin() as conn:
-        return conn.execute(
-            sa.insert(users)
-            .values(
-                tenant_id=tenant_id,
-                email=email.strip().lower(),
-                role=role,
-                password_hash=hash_password(password),
+    try:
+        with get_engine("pipeline", settings).begin() as conn:
+            return user_service.create_user(
+                conn, tenant_id=tenant_id, email=email, role=role, password=password
             )
-            .returning(users.c.user_id)
-        ).scalar_one()
+    except (user_service.WeakPassword, user_service.EmailTaken) as error:
+        _fail(str(error))
 
 
 def _read_password() -> str:
@@ -246,7 +239,7 @@ def retry_upload(settings: FluxSettings, upload_id: UUID) -> None:
 
 
 def cmd_forecasts(args: argparse.Namespace, settings: FluxSettings) -> None:
-    from flux_pipelines.defs.forecasts.export import export_forecasts
+    from flux_core.forecasts.export import export_forecasts
 
     rows = export_forecasts(settings, Path(args.file), args.tenant)
     print(f"wrote {rows} forecast rows to {args.file}")
@@ -336,7 +329,7 @@ def cmd_web(args: argparse.Namespace, settings: FluxSettings) -> None:
 
 
 def cmd_mlflow(args: argparse.Namespace, settings: FluxSettings) -> None:
-    from flux_pipelines.defs.training.registry import ensure_store, tracking_uri
+    from flux_core.training.registry import ensure_store, tracking_uri
 
     ensure_store(settings)
     print(
@@ -399,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     user = users_sub.add_parser("create")
     user.add_argument("--tenant", type=UUID, required=True)
     user.add_argument("--email", required=True)
-    user.add_argument("--role", choices=["owner", "manager", "chef"], required=True)
+    user.add_argument("--role", choices=sorted(user_service.USER_ROLES), required=True)
     users_parser.set_defaults(func=cmd_users)
 
     upload = sub.add_parser(

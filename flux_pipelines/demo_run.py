@@ -9,14 +9,15 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
+from flux_core.db.connections import get_engine
+from flux_core.db.migrate import migrate
+from flux_core.db.tables import forecasts, model_versions, tenants, uploads, users
+from flux_core.demo import RESTAURANTS, DemoRestaurant, write_demo_csv
+from flux_core.ingest.uploads import receive_upload
+from flux_core.landing import landing_zone
+from flux_core.settings import FluxSettings
+from flux_core.users import UserRole, create_user
 from flux_pipelines import services
-from flux_pipelines.db.connections import get_engine
-from flux_pipelines.db.migrate import migrate
-from flux_pipelines.db.tables import forecasts, model_versions, tenants, uploads, users
-from flux_pipelines.defs.ingest.uploads import receive_upload
-from flux_pipelines.demo import RESTAURANTS, DemoRestaurant, write_demo_csv
-from flux_pipelines.landing import landing_zone
-from flux_pipelines.settings import FluxSettings
 
 DEMO_PASSWORD = "flux-demo-password"  # noqa: S105 - the documented login of the demo data
 
@@ -25,7 +26,7 @@ def demo_email(restaurant: DemoRestaurant, role: str = "owner") -> str:
     return f"{role}@{restaurant.slug}.example"
 
 
-def demo_roles(restaurant: DemoRestaurant) -> tuple[str, ...]:
+def demo_roles(restaurant: DemoRestaurant) -> tuple[UserRole, ...]:
     """Every demo restaurant has its owner; the first has a whole team, to show each role."""
     return ("owner", "manager", "chef") if restaurant == RESTAURANTS[0] else ("owner",)
 
@@ -44,19 +45,10 @@ def _tenant_for(conn: sa.Connection, restaurant: DemoRestaurant) -> UUID:
 
 
 def _ensure_users(conn: sa.Connection, tenant_id: UUID, restaurant: DemoRestaurant) -> None:
-    from flux_api.security import hash_password
-
     for role in demo_roles(restaurant):
         email = demo_email(restaurant, role)
         if conn.execute(sa.select(users.c.user_id).where(users.c.email == email)).first() is None:
-            conn.execute(
-                sa.insert(users).values(
-                    tenant_id=tenant_id,
-                    email=email,
-                    role=role,
-                    password_hash=hash_password(DEMO_PASSWORD),
-                )
-            )
+            create_user(conn, tenant_id=tenant_id, email=email, role=role, password=DEMO_PASSWORD)
 
 
 def _upload_once(

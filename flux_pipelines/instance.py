@@ -11,8 +11,8 @@ import dagster as dg
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 
-from flux_pipelines.db.connections import role_url, service_database
-from flux_pipelines.settings import PROJECT_ROOT, FluxSettings
+from flux_core.db.connections import role_url, service_database
+from flux_core.settings import PROJECT_ROOT, FluxSettings
 
 
 def dagster_environment(settings: FluxSettings) -> dict[str, str]:

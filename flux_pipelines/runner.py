@@ -15,12 +15,12 @@ from uuid import UUID
 import dagster as dg
 import sqlalchemy as sa
 
-from flux_pipelines.db.connections import get_engine
-from flux_pipelines.db.tables import uploads
-from flux_pipelines.defs.jobs import batches
-from flux_pipelines.defs.tenants import TENANTS, partition_range_tags
+from flux_core.db.connections import get_engine
+from flux_core.db.tables import uploads
+from flux_core.settings import FluxSettings
+from flux_pipelines.defs.batches import TenantBatch, Trigger, batches
+from flux_pipelines.defs.tenants import TENANTS
 from flux_pipelines.instance import dagster_instance
-from flux_pipelines.settings import FluxSettings
 
 # On a terminal, warnings only: every log line stays in the run's event log, in the Dagster UI.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -46,7 +46,7 @@ def run_graph(
     job_name: str = "ingest_to_forecast",
     on_batch: Callable[[int, int, str, str], None] | None = None,
     only: Collection[UUID] | None = None,
-    trigger: str = "cli",
+    trigger: Trigger = "cli",
 ) -> list[dg.ExecuteInProcessResult]:
     """Materialize the job for every tenant that has data (or those of ``only`` that have),
     BATCH tenants a run."""
@@ -70,7 +70,7 @@ def run_graph(
             job.execute_in_process(
                 instance=instance,
                 run_config=QUIET,
-                tags={**partition_range_tags(first, last), "flux/trigger": trigger},
+                tags=TenantBatch(first, last, trigger).tags(),
                 raise_on_error=False,
             )
         )

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psutil
 
-from flux_pipelines.settings import PROJECT_ROOT, FluxSettings
+from flux_core.settings import PROJECT_ROOT, FluxSettings
 
 # In the order ``stop`` ends them: what depends on another goes first.
 SERVICES = ("web", "ui", "daemon", "mlflow", "api")

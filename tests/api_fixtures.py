@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from flux_api.main import create_app
-from flux_api.security import UserRole, create_access_token, hash_password
-from flux_pipelines.db.tables import (
+from flux_api.security import create_access_token
+from flux_core.db.tables import (
     calendar_days,
     forecast_adjustments,
     forecasts,
@@ -26,8 +26,9 @@ from flux_pipelines.db.tables import (
     uploads,
     users,
 )
-from flux_pipelines.landing import upload_key
-from flux_pipelines.settings import FluxSettings
+from flux_core.landing import upload_key
+from flux_core.settings import FluxSettings
+from flux_core.users import UserRole, hash_password
 
 PASSWORD = "correct horse battery staple"
 START = date(2025, 3, 1)

@@ -14,10 +14,10 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from flux_pipelines.db.connections import ensure_database, get_engine, plain_url, role_url
-from flux_pipelines.db.migrate import migrate
-from flux_pipelines.db.tables import tenants
-from flux_pipelines.settings import FluxSettings, get_settings
+from flux_core.db.connections import ensure_database, get_engine, plain_url, role_url
+from flux_core.db.migrate import migrate
+from flux_core.db.tables import tenants
+from flux_core.settings import FluxSettings, get_settings
 
 # Fixtures other test modules share, available everywhere without importing them.
 pytest_plugins = ["api_fixtures", "moto_server", "private_stack"]

@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from flux_pipelines.db.cluster import LocalCluster
-from flux_pipelines.db.connections import get_engine
-from flux_pipelines.db.migrate import migrate
-from flux_pipelines.db.tables import staged_sales, tenants, uploads
-from flux_pipelines.defs.ingest.uploads import receive_upload
-from flux_pipelines.landing import landing_zone
+from flux_core.db.cluster import LocalCluster
+from flux_core.db.connections import get_engine
+from flux_core.db.migrate import migrate
+from flux_core.db.tables import staged_sales, tenants, uploads
+from flux_core.ingest.uploads import receive_upload
+from flux_core.landing import landing_zone
+from flux_core.settings import FluxSettings
 from flux_pipelines.services import free_port
-from flux_pipelines.settings import FluxSettings
 
 FLUX = str(Path(sys.executable).with_name("flux"))
 # What the session's own test database and landing zone are; never the private stack's.

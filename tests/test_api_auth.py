@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from flux_api.security import decode_access_token
-from flux_pipelines.db.tables import users
-from flux_pipelines.settings import FluxSettings
+from flux_core.db.tables import users
+from flux_core.settings import FluxSettings
 
 
 def _login(client: TestClient, email: str, password: str = PASSWORD) -> Any:

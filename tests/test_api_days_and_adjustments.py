@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from api_fixtures import MakeMember, Member
 from fastapi.testclient import TestClient
 
-from flux_pipelines.db.tables import forecasts, model_versions, staged_sales, uploads
+from flux_core.db.tables import forecasts, model_versions, staged_sales, uploads
 
 TODAY = dt.date.today()
 DAYS = [TODAY + dt.timedelta(days=i) for i in range(1, 8)]

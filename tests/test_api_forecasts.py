@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from api_fixtures import DAYS, START, MakeMember, SeededTenant, seed_tenant
 from fastapi.testclient import TestClient
 
-from flux_pipelines.db.tables import forecasts
+from flux_core.db.tables import forecasts
 
 
 @pytest.fixture

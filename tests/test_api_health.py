@@ -6,7 +6,7 @@ from api_fixtures import assert_problem
 from fastapi.testclient import TestClient
 
 from flux_api.main import create_app
-from flux_pipelines.settings import FluxSettings
+from flux_core.settings import FluxSettings
 
 
 def test_healthz_and_readyz(client: TestClient) -> None:

@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 
 from flux_api.main import create_app
 from flux_api.reads import READ_POOL_SIZE
-from flux_pipelines.db.tables import (
+from flux_core.db.tables import (
     forecasts,
     uploads,
     users,
 )
-from flux_pipelines.settings import FluxSettings
+from flux_core.settings import FluxSettings
 
 
 @pytest.fixture

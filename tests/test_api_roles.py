@@ -13,8 +13,8 @@ from api_fixtures import PASSWORD, MakeMember, Member, operations
 from fastapi.testclient import TestClient
 
 from flux_api.main import create_app
-from flux_api.security import UserRole
-from flux_pipelines.settings import FluxSettings
+from flux_core.settings import FluxSettings
+from flux_core.users import UserRole
 
 ALL: frozenset[UserRole] = frozenset({"owner", "manager", "chef"})
 STAFF: frozenset[UserRole] = frozenset({"owner", "manager"})

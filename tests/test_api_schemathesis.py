@@ -11,7 +11,7 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from flux_api.main import create_app
-from flux_pipelines.settings import FluxSettings
+from flux_core.settings import FluxSettings
 
 ACCOUNT_ROLE = "owner"  # the role that may call every endpoint
 EXAMPLES = 15

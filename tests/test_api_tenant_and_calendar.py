@@ -11,8 +11,8 @@ from api_fixtures import MakeMember, seed_tenant
 from fastapi.testclient import TestClient
 
 from flux_api.main import create_app
-from flux_pipelines.db.tables import model_versions, public_holidays, tenants
-from flux_pipelines.settings import FluxSettings
+from flux_core.db.tables import model_versions, public_holidays, tenants
+from flux_core.settings import FluxSettings
 
 
 def test_the_tenant_profile_gives_its_countrys_locale_and_currency(

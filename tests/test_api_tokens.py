@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from flux_api.main import create_app
 from flux_api.token_keys import verification_keys
-from flux_pipelines.settings import FluxSettings
+from flux_core.settings import FluxSettings
 
 
 def _rsa() -> rsa.RSAPrivateKey:

@@ -18,9 +18,9 @@ from api_fixtures import MakeMember, assert_problem
 from fastapi.testclient import TestClient
 
 from flux_api.main import create_app
-from flux_api.security import UserRole
-from flux_pipelines.landing import landing_zone, upload_key
-from flux_pipelines.settings import FluxSettings
+from flux_core.landing import landing_zone, upload_key
+from flux_core.settings import FluxSettings
+from flux_core.users import UserRole
 
 CSV = b"date,sales,covers\n2025-01-01,1234.50,87\n2025-01-02,998.00,65\n"
 

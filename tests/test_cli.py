@@ -12,8 +12,8 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import forecasts, tenants, uploads, users
-from flux_pipelines.settings import FluxSettings
+from flux_core.db.tables import forecasts, tenants, uploads, users
+from flux_core.settings import FluxSettings
 
 FLUX = str(Path(sys.executable).with_name("flux"))
 
@@ -47,7 +47,7 @@ def test_tenants_users_and_uploads(
         "chef",
         stdin="short\n",
     )
-    assert short.returncode == 1 and "at least 8" in short.stderr
+    assert short.returncode == 1 and "at least 12" in short.stderr
     made = flux(
         "users",
         "create",
@@ -64,7 +64,7 @@ def test_tenants_users_and_uploads(
         user = conn.execute(
             sa.select(users).where(users.c.user_id == UUID(made.stdout.strip()))
         ).one()
-    assert (user.tenant_id, user.email, user.role) == (tenant, "chef@cli.example", "chef")
+    assert (user.tenant_id, user.email, user.role) == (tenant, "Chef@CLI.example", "chef")
     assert "long enough secret" not in user.password_hash
 
     sales = tmp_path / "export.csv"
@@ -150,8 +150,8 @@ def test_db_url_names_the_role(settings: FluxSettings) -> None:
 def test_uploads_list_shows_a_failed_upload_and_retry_loads_it(
     settings: FluxSettings, pipeline_engine: sa.Engine, tmp_path: Path
 ) -> None:
-    from flux_pipelines.defs.ingest.loader import MAX_LOAD_ATTEMPTS, load_uploads
-    from flux_pipelines.landing import LocalLandingZone, landing_zone
+    from flux_core.ingest.loader import MAX_LOAD_ATTEMPTS, load_uploads
+    from flux_core.landing import LocalLandingZone, landing_zone
 
     tenant = UUID(flux("tenants", "create", "Retry Bistro").stdout.strip())
     sales = tmp_path / "sales.csv"

@@ -4,10 +4,10 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from flux_pipelines.db.connections import get_engine, service_database
+from flux_core.db.connections import get_engine, service_database
+from flux_core.settings import FluxSettings
 from flux_pipelines.defs.tenants import TENANTS
 from flux_pipelines.instance import dagster_environment
-from flux_pipelines.settings import FluxSettings
 
 
 def _backends(engine: sa.Engine, database: str) -> set[int]:

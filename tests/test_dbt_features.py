@@ -15,20 +15,21 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from flux_pipelines.db.connections import get_engine
-from flux_pipelines.db.tables import public_holidays as public_holidays_table
-from flux_pipelines.db.tables import staged_item_sales, staged_sales, tenants, uploads
+from flux_core.db.connections import get_engine
+from flux_core.db.tables import public_holidays as public_holidays_table
+from flux_core.db.tables import staged_item_sales, staged_sales, tenants, uploads
+from flux_core.settings import FluxSettings
+from flux_core.training.candidates import prophet_holidays
+from flux_core.training.direct_features import FEATURES, examples, origin_state
+from flux_core.training.entrypoint import series_jobs
+from flux_core.training.features import read_training_frame
+from flux_pipelines.defs.batches import TenantBatch
 from flux_pipelines.defs.features.assets import flux_dbt_models
 from flux_pipelines.defs.features.definitions import resources as features_resources
 from flux_pipelines.defs.features.holidays import public_holidays
 from flux_pipelines.defs.features.project import flux_dbt_project
 from flux_pipelines.defs.resources import FluxDatabase
-from flux_pipelines.defs.tenants import TENANTS, partition_range_tags
-from flux_pipelines.defs.training.candidates import prophet_holidays
-from flux_pipelines.defs.training.direct_features import FEATURES, examples, origin_state
-from flux_pipelines.defs.training.entrypoint import series_jobs
-from flux_pipelines.defs.training.features import read_training_frame
-from flux_pipelines.settings import FluxSettings
+from flux_pipelines.defs.tenants import TENANTS
 
 FIRST_DAY = dt.date(2024, 11, 1)
 LAST_DAY = dt.date(2024, 12, 31)
@@ -431,7 +432,7 @@ def test_a_tenant_run_rebuilds_its_tenants_and_no_other(
             [flux_dbt_models],
             resources=features_resources(),
             instance=instance,
-            tags=partition_range_tags(str(start), str(end)),
+            tags=TenantBatch(str(start), str(end)).tags(),
         )
 
     with dg.instance_for_test() as instance:
@@ -483,7 +484,7 @@ def test_a_partition_key_that_is_not_a_tenant_id_never_reaches_the_sql(
             [flux_dbt_models],
             resources=features_resources(),
             instance=instance,
-            tags=partition_range_tags(forged, forged),
+            tags=TenantBatch(forged, forged).tags(),
             raise_on_error=False,
         )
     assert not result.success

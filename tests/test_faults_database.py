@@ -16,11 +16,12 @@ from fastapi.testclient import TestClient
 from private_stack import PrivateStack
 
 from flux_api.main import create_app
-from flux_api.security import create_access_token, hash_password
-from flux_pipelines.db.tables import rejected_rows, users
-from flux_pipelines.defs.ingest.loader import load_uploads, pending_uploads_of
+from flux_api.security import create_access_token
+from flux_core.db.tables import rejected_rows, users
+from flux_core.ingest.loader import load_uploads, pending_uploads_of
+from flux_core.landing import LandingZone, landing_zone
+from flux_core.users import hash_password
 from flux_pipelines.defs.ingest.sensors import scan_landing_zone
-from flux_pipelines.landing import LandingZone, landing_zone
 
 CSV = b"date,sales,covers\n2025-03-01,100.5,10\n2025-03-02,oops,11\n2025-03-03,80,9\n"
 CLEAN = {

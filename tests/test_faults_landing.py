@@ -28,12 +28,9 @@ from moto_server import create_bucket
 from sensor_requests import covering
 
 from flux_api.main import create_app
-from flux_pipelines.db.tables import uploads
-from flux_pipelines.defs.ingest.loader import load_uploads, pending_uploads_of
-from flux_pipelines.defs.ingest.sensors import build_landing_sensor, scan_landing_zone
-from flux_pipelines.defs.jobs import ingest_to_forecast_job
-from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
-from flux_pipelines.landing import (
+from flux_core.db.tables import uploads
+from flux_core.ingest.loader import load_uploads, pending_uploads_of
+from flux_core.landing import (
     LandingZone,
     LandingZoneUnavailable,
     LocalLandingZone,
@@ -41,7 +38,10 @@ from flux_pipelines.landing import (
     landing_zone,
     upload_key,
 )
-from flux_pipelines.settings import FluxSettings
+from flux_core.settings import FluxSettings
+from flux_pipelines.defs.ingest.sensors import build_landing_sensor, scan_landing_zone
+from flux_pipelines.defs.orchestration.jobs import ingest_to_forecast_job
+from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 
 CSV = b"date,sales\n2025-04-01,120.50\n2025-04-02,98\n"
 ERRORS = {
@@ -233,7 +233,7 @@ def test_s3_failing_during_the_sensors_listing(
     with pipeline_engine.begin() as conn:
         import io
 
-        from flux_pipelines.defs.ingest.uploads import receive_upload
+        from flux_core.ingest.uploads import receive_upload
 
         pending = receive_upload(conn, landing_zone(s3), registered, "a.csv", io.BytesIO(CSV))
     dropped = uuid.uuid4()

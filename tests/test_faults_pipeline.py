@@ -20,12 +20,13 @@ import psutil
 import sqlalchemy as sa
 from private_stack import PrivateStack
 
-from flux_api.security import create_access_token, hash_password
-from flux_pipelines.db.connections import plain_url, role_url, service_database
-from flux_pipelines.db.tables import forecasts, model_versions, users
-from flux_pipelines.defs.ingest.loader import load_uploads
-from flux_pipelines.demo import RESTAURANTS, demo_sales
-from flux_pipelines.landing import landing_zone
+from flux_api.security import create_access_token
+from flux_core.db.connections import plain_url, role_url, service_database
+from flux_core.db.tables import forecasts, model_versions, users
+from flux_core.demo import RESTAURANTS, demo_sales
+from flux_core.ingest.loader import load_uploads
+from flux_core.landing import landing_zone
+from flux_core.users import hash_password
 
 HISTORY_DAYS = 120
 HORIZON = 28
@@ -58,7 +59,7 @@ def wait_for(predicate: typing.Callable[[], bool], timeout: float, what: str) ->
 def training_started(process: psutil.Process) -> bool:
     try:
         return any(
-            "flux_pipelines.defs.training.entrypoint" in " ".join(child.cmdline())
+            "flux_core.training.entrypoint" in " ".join(child.cmdline())
             for child in process.children(recursive=True)
         )
     except psutil.NoSuchProcess:

@@ -10,9 +10,9 @@ from uuid import UUID
 import pandas as pd
 import sqlalchemy as sa
 
-from flux_pipelines.defs.forecasts.export import COLUMNS, export_forecasts
-from flux_pipelines.defs.forecasts.writer import MetricForecast, replace_forecasts
-from flux_pipelines.settings import FluxSettings
+from flux_core.forecasts.export import COLUMNS, export_forecasts
+from flux_core.forecasts.writer import MetricForecast, replace_forecasts
+from flux_core.settings import FluxSettings
 
 
 def _frame(days: int, level: float) -> pd.DataFrame:

@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 from test_training_synthetic import features_frame, synthetic_series
 
-from flux_pipelines.db.tables import forecasts
-from flux_pipelines.defs.forecasts.writer import MetricForecast, replace_forecasts
-from flux_pipelines.defs.training.entrypoint import train_batch
-from flux_pipelines.defs.training.registry import ModelRegistry
-from flux_pipelines.defs.training.train import TrainingConfig
-from flux_pipelines.settings import FluxSettings
+from flux_core.db.tables import forecasts
+from flux_core.forecasts.writer import MetricForecast, replace_forecasts
+from flux_core.settings import FluxSettings
+from flux_core.training.entrypoint import train_batch
+from flux_core.training.registry import ModelRegistry
+from flux_core.training.train import TrainingConfig
 
 CONFIG = TrainingConfig(
     horizon=14, windows=2, seed=3, candidates=("seasonal_naive", "xgboost"), workers=1

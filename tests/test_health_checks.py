@@ -10,16 +10,16 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import model_versions, uploads
+from flux_core.db.tables import model_versions, uploads
+from flux_core.forecasts.writer import MetricForecast, replace_forecasts
+from flux_core.ingest.loader import load_upload
+from flux_core.ingest.uploads import receive_upload
+from flux_core.landing import landing_zone
+from flux_core.settings import FluxSettings
+from flux_core.training.registry import record_model_version
 from flux_pipelines.defs.forecasts.checks import forecasts_current
-from flux_pipelines.defs.forecasts.writer import MetricForecast, replace_forecasts
-from flux_pipelines.defs.ingest.loader import load_upload
-from flux_pipelines.defs.ingest.uploads import receive_upload
 from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.training.checks import champions_current
-from flux_pipelines.defs.training.registry import record_model_version
-from flux_pipelines.landing import landing_zone
-from flux_pipelines.settings import FluxSettings
 
 TWO_DAYS_AGO = sa.func.now() - sa.text("interval '2 days'")
 

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from api_fixtures import MakeMember
 from fastapi.testclient import TestClient
 
-from flux_pipelines.db.tables import uploads
-from flux_pipelines.defs.ingest.loader import load_upload
-from flux_pipelines.landing import landing_zone
-from flux_pipelines.settings import FluxSettings
+from flux_core.db.tables import uploads
+from flux_core.ingest.loader import load_upload
+from flux_core.landing import landing_zone
+from flux_core.settings import FluxSettings
 
 UNRECOGNISED = b"Tag;Einnahmen\n01.03.2025;100,50\n02.03.2025;200,00\n"
 # Five bad lines, three of whose cells would run as formulas in a spreadsheet.

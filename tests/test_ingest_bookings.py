@@ -10,11 +10,11 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import rejected_rows, staged_bookings, store_codes
-from flux_pipelines.defs.ingest.loader import load_upload
-from flux_pipelines.defs.ingest.uploads import receive_upload
-from flux_pipelines.landing import landing_zone
-from flux_pipelines.settings import FluxSettings
+from flux_core.db.tables import rejected_rows, staged_bookings, store_codes
+from flux_core.ingest.loader import load_upload
+from flux_core.ingest.uploads import receive_upload
+from flux_core.landing import landing_zone
+from flux_core.settings import FluxSettings
 
 TODAY = dt.date(2017, 6, 1)
 # Recruit's air_reserve.csv, less the store column (a file per tenant).

@@ -8,13 +8,13 @@ from uuid import UUID
 import dagster as dg
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import staged_sales
+from flux_core.db.tables import staged_sales
+from flux_core.ingest.loader import load_upload
+from flux_core.ingest.uploads import receive_upload
+from flux_core.landing import landing_zone
+from flux_core.settings import FluxSettings
 from flux_pipelines.defs.ingest.checks import freshness, rejection_rate, row_counts
-from flux_pipelines.defs.ingest.loader import load_upload
-from flux_pipelines.defs.ingest.uploads import receive_upload
 from flux_pipelines.defs.resources import FluxDatabase
-from flux_pipelines.landing import landing_zone
-from flux_pipelines.settings import FluxSettings
 
 
 def _load(settings: FluxSettings, engine: sa.Engine, tenant: UUID, body: str) -> UUID:
@@ -71,7 +71,7 @@ def test_a_loaded_upload_that_lost_its_rows_fails_row_counts(
 def test_an_upload_unsettled_for_over_an_hour_fails_uploads_settled(
     settings: FluxSettings, pipeline_engine: sa.Engine, make_tenant
 ) -> None:
-    from flux_pipelines.db.tables import uploads
+    from flux_core.db.tables import uploads
     from flux_pipelines.defs.ingest.checks import uploads_settled
 
     tenant = make_tenant()

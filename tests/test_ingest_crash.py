@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import rejected_rows, staged_sales, uploads
-from flux_pipelines.defs.ingest.loader import load_upload
-from flux_pipelines.defs.ingest.uploads import receive_upload
-from flux_pipelines.landing import landing_zone
-from flux_pipelines.settings import FluxSettings
+from flux_core.db.tables import rejected_rows, staged_sales, uploads
+from flux_core.ingest.loader import load_upload
+from flux_core.ingest.uploads import receive_upload
+from flux_core.landing import landing_zone
+from flux_core.settings import FluxSettings
 
 DAYS = 400
 BODY = (
@@ -110,10 +110,10 @@ def test_an_interrupted_load_converges_to_one_clean_load(
         [
             sys.executable,
             "-c",
-            "import sys, uuid; from flux_pipelines.settings import get_settings; "
-            "from flux_pipelines.db.connections import get_engine; "
-            "from flux_pipelines.defs.ingest.loader import load_upload; "
-            "from flux_pipelines.landing import landing_zone; s = get_settings(); "
+            "import sys, uuid; from flux_core.settings import get_settings; "
+            "from flux_core.db.connections import get_engine; "
+            "from flux_core.ingest.loader import load_upload; "
+            "from flux_core.landing import landing_zone; s = get_settings(); "
             "load_upload(get_engine('pipeline', s), landing_zone(s), uuid.UUID(sys.argv[1]))",
             str(upload_id),
         ],

@@ -11,16 +11,16 @@ from uuid import UUID
 import pytest
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import staged_item_sales, staged_sales, uploads
-from flux_pipelines.defs.ingest.loader import load_upload
-from flux_pipelines.defs.ingest.uploads import (
+from flux_core.db.tables import staged_item_sales, staged_sales, uploads
+from flux_core.ingest.loader import load_upload
+from flux_core.ingest.uploads import (
     InvalidColumnMapping,
     check_column_mapping,
     column_mapping_from_pairs,
     receive_upload,
 )
-from flux_pipelines.landing import landing_zone
-from flux_pipelines.settings import FluxSettings
+from flux_core.landing import landing_zone
+from flux_core.settings import FluxSettings
 
 HEADER = "Order Number,Order Date,Item Name,Quantity,Product Price,Total products\n"
 FIRST = HEADER + (

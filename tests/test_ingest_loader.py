@@ -7,11 +7,11 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import rejected_rows, staged_sales, uploads
-from flux_pipelines.defs.ingest.loader import load_upload, load_uploads, pending_uploads_of
-from flux_pipelines.defs.ingest.uploads import receive_upload
-from flux_pipelines.landing import landing_zone
-from flux_pipelines.settings import FluxSettings
+from flux_core.db.tables import rejected_rows, staged_sales, uploads
+from flux_core.ingest.loader import load_upload, load_uploads, pending_uploads_of
+from flux_core.ingest.uploads import receive_upload
+from flux_core.landing import landing_zone
+from flux_core.settings import FluxSettings
 
 
 def _upload(settings: FluxSettings, engine: sa.Engine, tenant: UUID, body: str) -> UUID:
@@ -216,9 +216,8 @@ def test_rows_breaking_the_staging_rules_never_reach_staging(
     import pandas as pd
     import pytest
 
-    from flux_pipelines.defs.ingest import staging
-    from flux_pipelines.defs.ingest.parsing import ParsedUpload
-    from flux_pipelines.defs.ingest.parsing.result import daily_rows
+    from flux_core.ingest import staging
+    from flux_core.parsing.result import ParsedUpload, daily_rows
 
     tenant = make_tenant()
     upload_id = _upload(settings, pipeline_engine, tenant, "date,sales\n2025-03-01,1\n")
@@ -240,7 +239,7 @@ def test_rows_breaking_the_staging_rules_never_reach_staging(
 def test_a_tenant_with_a_large_upload_loads_one_by_one_in_order(
     settings: FluxSettings, pipeline_engine: sa.Engine, make_tenant, monkeypatch
 ) -> None:
-    from flux_pipelines.defs.ingest import loader
+    from flux_core.ingest import loader
 
     monkeypatch.setattr(loader, "BATCH_MAX_BYTES", 40)  # "large": streamed, its own transaction
     zone = landing_zone(settings)

@@ -15,13 +15,13 @@ from uuid import UUID
 import pytest
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import staged_item_sales, staged_sales, uploads
-from flux_pipelines.defs.ingest import loader, schemas
-from flux_pipelines.defs.ingest.loader import MAX_LOAD_ATTEMPTS, load_uploads, pending_uploads_of
-from flux_pipelines.defs.ingest.parsing import plain
-from flux_pipelines.defs.ingest.uploads import receive_upload
-from flux_pipelines.landing import LandingZone, landing_zone
-from flux_pipelines.settings import FluxSettings
+from flux_core.db.tables import staged_item_sales, staged_sales, uploads
+from flux_core.ingest import loader
+from flux_core.ingest.loader import MAX_LOAD_ATTEMPTS, load_uploads, pending_uploads_of
+from flux_core.ingest.uploads import receive_upload
+from flux_core.landing import LandingZone, landing_zone
+from flux_core.parsing import plain, schemas
+from flux_core.settings import FluxSettings
 
 
 def _upload(settings: FluxSettings, engine: sa.Engine, tenant: UUID, body: bytes | str) -> UUID:

@@ -20,13 +20,10 @@ import sqlalchemy as sa
 from moto_server import create_bucket
 from sensor_requests import covering
 
-from flux_pipelines.db.tables import staged_sales, uploads
-from flux_pipelines.defs.ingest.assets import staged_sales as staged_sales_asset
-from flux_pipelines.defs.ingest.loader import load_upload, load_uploads
-from flux_pipelines.defs.ingest.sensors import build_landing_sensor, scan_landing_zone
-from flux_pipelines.defs.ingest.uploads import receive_upload
-from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
-from flux_pipelines.landing import (
+from flux_core.db.tables import staged_sales, uploads
+from flux_core.ingest.loader import load_upload, load_uploads
+from flux_core.ingest.uploads import receive_upload
+from flux_core.landing import (
     LandingZone,
     LocalLandingZone,
     S3LandingZone,
@@ -34,7 +31,10 @@ from flux_pipelines.landing import (
     landing_zone,
     upload_key,
 )
-from flux_pipelines.settings import FluxSettings
+from flux_core.settings import FluxSettings
+from flux_pipelines.defs.ingest.assets import staged_sales as staged_sales_asset
+from flux_pipelines.defs.ingest.sensors import build_landing_sensor, scan_landing_zone
+from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 
 PREFIX = "landing/v1"
 LISTS: list[dict[str, Any]] = []  # the parameters of every ListObjectsV2 call the zones made

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from flux_pipelines.db.connections import plain_url, role_url
-from flux_pipelines.db.migrate import alembic_config
-from flux_pipelines.db.tables import staged_sales, tenants, uploads
-from flux_pipelines.settings import FluxSettings
+from flux_core.db.connections import plain_url, role_url
+from flux_core.db.migrate import alembic_config
+from flux_core.db.tables import staged_sales, tenants, uploads
+from flux_core.settings import FluxSettings
 
 
 def test_api_role_cannot_bypass_rls(api_engine: sa.Engine) -> None:

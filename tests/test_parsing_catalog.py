@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from flux_pipelines.defs.ingest.parsing import ParsedUpload, UnreadableUpload, parse_upload
-from flux_pipelines.defs.ingest.parsing import source as source_module
+from flux_core.parsing import source as source_module
+from flux_core.parsing.errors import UnreadableUpload
+from flux_core.parsing.result import ParsedUpload
+from flux_core.parsing.upload import parse_upload
 
 FILES = Path(__file__).parent / "files"
 TODAY = dt.date(2024, 6, 30)

@@ -8,12 +8,10 @@ import io
 import pandas as pd
 import pytest
 
-from flux_pipelines.defs.ingest.parsing import (
-    ParsedUpload,
-    UnreadableUpload,
-    parse_upload,
-    spreadsheet_safe,
-)
+from flux_core.parsing.errors import UnreadableUpload
+from flux_core.parsing.result import ParsedUpload
+from flux_core.parsing.spreadsheet import spreadsheet_safe
+from flux_core.parsing.upload import parse_upload
 
 TODAY = dt.date(2024, 6, 30)
 
@@ -216,9 +214,9 @@ def test_spreadsheet_safe_neutralises_formulas(value: str, safe: str) -> None:
 
 
 def _carefully(content: str) -> ParsedUpload:
-    from flux_pipelines.defs.ingest.parsing import _choose_header
-    from flux_pipelines.defs.ingest.parsing.daily import parse_daily_carefully
-    from flux_pipelines.defs.ingest.parsing.source import open_source
+    from flux_core.parsing.daily import parse_daily_carefully
+    from flux_core.parsing.source import open_source
+    from flux_core.parsing.upload import _choose_header
 
     source = open_source(io.BytesIO(content.encode()))
     header, layout = _choose_header(source.candidates, None)
@@ -226,9 +224,9 @@ def _carefully(content: str) -> ParsedUpload:
 
 
 def _plainly(content: str) -> ParsedUpload | None:
-    from flux_pipelines.defs.ingest.parsing import _choose_header
-    from flux_pipelines.defs.ingest.parsing.plain import read_plain_daily
-    from flux_pipelines.defs.ingest.parsing.source import open_source
+    from flux_core.parsing.plain import read_plain_daily
+    from flux_core.parsing.source import open_source
+    from flux_core.parsing.upload import _choose_header
 
     source = open_source(io.BytesIO(content.encode()))
     header, layout = _choose_header(source.candidates, None)

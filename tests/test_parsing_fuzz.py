@@ -20,8 +20,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flux_pipelines.defs.ingest.parsing import ParsedUpload, UnreadableUpload, parse_upload
-from flux_pipelines.defs.ingest.schemas import staged_daily_violations
+from flux_core.parsing.errors import UnreadableUpload
+from flux_core.parsing.result import ParsedUpload
+from flux_core.parsing.schemas import staged_daily_violations
+from flux_core.parsing.upload import parse_upload
 
 TODAY = dt.date(2026, 6, 30)
 EXAMPLES = int(os.environ.get("FLUX_FUZZ_EXAMPLES", "100"))

@@ -10,7 +10,9 @@ import io
 
 import pytest
 
-from flux_pipelines.defs.ingest.parsing import ParsedUpload, parse_upload, records
+from flux_core.parsing import records
+from flux_core.parsing.result import ParsedUpload
+from flux_core.parsing.upload import parse_upload
 
 TODAY = dt.date(2024, 6, 30)
 HEADER = "Order Number,Order Date,Item Name,Quantity,Product Price,Total products"
@@ -201,7 +203,7 @@ def test_an_order_under_two_spellings_of_one_day_is_counted_once() -> None:
 def test_distinct_integers_match_numpy_whatever_the_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
-    from flux_pipelines.defs.ingest.parsing.distinct import DistinctIntegers
+    from flux_core.parsing.distinct import DistinctIntegers
 
     monkeypatch.setattr(DistinctIntegers, "MIN_PENDING", 16)
     rng = np.random.default_rng(7)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from flux_pipelines.defs.ingest.parsing import ParsedUpload, parse_upload
+from flux_core.parsing.result import ParsedUpload
+from flux_core.parsing.upload import parse_upload
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TODAY = dt.date(2025, 1, 1)

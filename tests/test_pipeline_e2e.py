@@ -18,15 +18,16 @@ from fastapi.testclient import TestClient
 from sensor_requests import covering
 
 from flux_api.main import create_app
-from flux_pipelines.db.tables import forecasts, model_versions, uploads
+from flux_core.db.tables import forecasts, model_versions, uploads
+from flux_core.demo import RESTAURANTS, demo_sales
+from flux_core.landing import landing_zone
+from flux_core.settings import FluxSettings
+from flux_core.training.freshness import tenants_to_work_on
+from flux_pipelines.defs.batches import TenantBatch, current_window, keys_in_range, nightly_batches
 from flux_pipelines.defs.ingest.sensors import upload_run_requests
-from flux_pipelines.defs.jobs import nightly_batches, nightly_retrain
+from flux_pipelines.defs.orchestration.jobs import nightly_retrain
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
-from flux_pipelines.defs.tenants import TENANTS, keys_in_range, run_tenants, tenants_partitions
-from flux_pipelines.defs.training.freshness import current_window_tags, tenants_to_work_on
-from flux_pipelines.demo import RESTAURANTS, demo_sales
-from flux_pipelines.landing import landing_zone
-from flux_pipelines.settings import FluxSettings
+from flux_pipelines.defs.tenants import TENANTS, run_tenants, tenants_partitions
 
 HISTORY_DAYS = 160
 
@@ -104,7 +105,7 @@ def nightly_tenants(instance: dg.DagsterInstance, at: dt.datetime) -> set[str]:
         tenant
         for request in nightly_requests(instance, at)
         for tenant in tenants_to_work_on(
-            request.tags, engine, run_tenants(request.tags, instance) or []
+            current_window(request.tags), engine, run_tenants(request.tags, instance) or []
         )[0]
     }
 
@@ -285,7 +286,9 @@ def test_an_upload_through_the_api_ends_in_forecasts_only_its_tenant_reads(
         return versions, written
 
     before = trained_and_forecast()
-    window = current_window_tags(tonight - dt.timedelta(hours=12), tonight)
+    window = TenantBatch(
+        str(tenant), str(tenant), current_window=(tonight - dt.timedelta(hours=12), tonight)
+    ).tags(with_range=False)
     run = nightly.execute_in_process(instance=instance, partition_key=str(tenant), tags=window)
     assert run.success
     assert trained_and_forecast() == before
@@ -322,7 +325,7 @@ def test_sensor_turns_a_landed_file_into_a_run_of_its_tenant(
 ) -> None:
     tenant: UUID = make_tenant()
     # A file dropped straight into the landing zone, without an uploads row.
-    from flux_pipelines.landing import upload_key
+    from flux_core.landing import upload_key
 
     zone = landing_zone(settings)
     upload_id = UUID(int=tenant.int ^ 1)

@@ -12,14 +12,15 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import uploads
+from flux_core.db.tables import uploads
+from flux_core.ingest.uploads import receive_upload
+from flux_core.landing import LocalLandingZone, landing_zone
+from flux_core.settings import FluxSettings
+from flux_pipelines.defs.batches import ATTEMPT_TAG, TenantBatch
 from flux_pipelines.defs.ingest.assets import staged_sales
-from flux_pipelines.defs.ingest.uploads import receive_upload
+from flux_pipelines.defs.orchestration.retries import MAX_ATTEMPTS
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
-from flux_pipelines.defs.retries import ATTEMPT_TAG, MAX_ATTEMPTS
-from flux_pipelines.defs.tenants import TENANTS, partition_range_tags
-from flux_pipelines.landing import LocalLandingZone, landing_zone
-from flux_pipelines.settings import FluxSettings
+from flux_pipelines.defs.tenants import TENANTS
 
 CSV = b"date,sales\n2025-03-01,120.50\n2025-03-02,98\n2025-03-03,143.25\n"
 RESOURCES = {"database": FluxDatabase(), "landing": LandingZoneResource()}
@@ -58,7 +59,7 @@ def _load_both(instance: dg.DagsterInstance, first: UUID, last: UUID, attempt: i
         [staged_sales],
         instance=instance,
         resources=RESOURCES,
-        tags={**partition_range_tags(str(first), str(last)), ATTEMPT_TAG: str(attempt)},
+        tags=TenantBatch(str(first), str(last), attempt=attempt).tags(),
     )
     assert result.success  # one tenant's failure does not fail the run
 

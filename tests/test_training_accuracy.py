@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 from test_training_synthetic import synthetic_series
 
-from flux_pipelines.defs.training import metrics
-from flux_pipelines.defs.training.backtest import backtest, plan_backtest
-from flux_pipelines.defs.training.candidates import BASELINE, SeasonalNaive, WeekdayMedian
-from flux_pipelines.defs.training.series import closure_runs, daily_series
-from flux_pipelines.defs.training.train import TrainingConfig, train_demand_model
+from flux_core.training import metrics
+from flux_core.training.backtest import backtest, plan_backtest
+from flux_core.training.batch import train_demand_model
+from flux_core.training.candidates import BASELINE, SeasonalNaive, WeekdayMedian
+from flux_core.training.series import closure_runs, daily_series
+from flux_core.training.train import TrainingConfig
 
 
 def test_metrics_follow_their_definitions() -> None:

@@ -11,16 +11,16 @@ import pandas as pd
 import pytest
 from test_training_synthetic import synthetic_series
 
-from flux_pipelines.defs.training.batch import SeriesFailure, train_series, worker_count
-from flux_pipelines.defs.training.candidates import (
+from flux_core.training.batch import SeriesFailure, train_series, worker_count
+from flux_core.training.candidates import (
     BASELINE,
     ENSEMBLE,
     ENSEMBLE_WEIGHTS,
     GLOBAL,
     WEEKDAY_MEDIAN,
 )
-from flux_pipelines.defs.training.model import DemandModel, load_demand_model
-from flux_pipelines.defs.training.train import SeriesJob, TrainingConfig
+from flux_core.training.model import DemandModel, load_demand_model
+from flux_core.training.train import SeriesJob, TrainingConfig
 
 CONFIG = TrainingConfig(
     horizon=14,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import xgboost as xgb
 
-from flux_pipelines.defs.training.boosting import fit_booster, predict_boosted
-from flux_pipelines.defs.training.candidates import XGBOOST_PARAMS
-from flux_pipelines.defs.training.global_model import GLOBAL_PARAMS
+from flux_core.training.boosting import fit_booster, predict_boosted
+from flux_core.training.candidates import XGBOOST_PARAMS
+from flux_core.training.global_model import GLOBAL_PARAMS
 
 
 def _rows(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

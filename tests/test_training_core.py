@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from test_training_synthetic import synthetic_series
 
-from flux_pipelines.defs.training.backtest import (
+from flux_core.training.backtest import (
     PRIOR_DAYS,
     CandidateScore,
     InsufficientHistory,
@@ -18,16 +18,17 @@ from flux_pipelines.defs.training.backtest import (
     choose_champion,
     relative_error,
 )
-from flux_pipelines.defs.training.candidates import (
+from flux_core.training.batch import train_demand_model
+from flux_core.training.candidates import (
     BASELINE,
     ENSEMBLE,
     ProphetForecaster,
     SeasonalNaive,
     make_forecaster,
 )
-from flux_pipelines.defs.training.model import DemandModel
-from flux_pipelines.defs.training.series import closed_weekdays, daily_series
-from flux_pipelines.defs.training.train import TrainingConfig, train_demand_model
+from flux_core.training.model import DemandModel
+from flux_core.training.series import closed_weekdays, daily_series
+from flux_core.training.train import TrainingConfig
 
 HORIZON, WINDOWS = 14, 3
 
@@ -165,7 +166,7 @@ def test_quick_prophet_prepares_the_same_inputs_as_prophet() -> None:
     second series of the country too (the cache's hit)."""
     from prophet import Prophet
 
-    from flux_pipelines.defs.training.candidates import _quick_prophet, prophet_holidays
+    from flux_core.training.candidates import _quick_prophet, prophet_holidays
 
     holidays = prophet_holidays("US", 2023, 2027)
     for seed, days in ((8, 500), (9, 420)):

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from flux_pipelines.defs.training.candidates import ProphetForecaster, XGBoostForecaster
-from flux_pipelines.defs.training.direct_features import (
+from flux_core.training.candidates import ProphetForecaster, XGBoostForecaster
+from flux_core.training.direct_features import (
     FEATURES,
     examples,
     origin_state,
     training_examples,
 )
-from flux_pipelines.defs.training.drivers import Drivers
-from flux_pipelines.defs.training.metrics import rmsle
+from flux_core.training.drivers import Drivers
+from flux_core.training.metrics import rmsle
 
 START = pd.Timestamp("2024-01-01")
 
@@ -111,7 +111,7 @@ def test_the_boosted_model_learns_from_bookings_and_flagged_days() -> None:
 
 
 def test_the_channels_drivers_reach_their_tenant_and_closed_days_become_unknown() -> None:
-    from flux_pipelines.defs.training.entrypoint import series_jobs
+    from flux_core.training.entrypoint import series_jobs
 
     days = pd.date_range("2024-01-01", periods=10, freq="D")
     data = pd.DataFrame(

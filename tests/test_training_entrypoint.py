@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from test_training_synthetic import features_frame, synthetic_series
 
-from flux_pipelines.defs.training.backends import LocalTrainingBackend, TrainingJobFailed
-from flux_pipelines.defs.training.entrypoint import (
+from flux_core.training.backends import LocalTrainingBackend, TrainingJobFailed
+from flux_core.training.entrypoint import (
     CHECKPOINT_RESULTS,
     read_hyperparameters,
     train_batch,
 )
-from flux_pipelines.defs.training.model import load_demand_model
-from flux_pipelines.defs.training.train import TrainingConfig
+from flux_core.training.model import load_demand_model
+from flux_core.training.train import TrainingConfig
 
 
 def _negative(history: pd.DataFrame) -> pd.DataFrame:

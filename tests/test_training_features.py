@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flux_pipelines.defs.training.candidates import LOCAL_ORIGIN_STEP
-from flux_pipelines.defs.training.direct_features import (
+from flux_core.training.candidates import LOCAL_ORIGIN_STEP
+from flux_core.training.direct_features import (
     ORIGIN_STEP,
     origin_state,
     training_examples,
 )
-from flux_pipelines.defs.training.series import iso_weekdays
+from flux_core.training.series import iso_weekdays
 
 
 def _series(days: int, seed: int, start: str = "2024-03-06") -> pd.Series:

@@ -14,17 +14,17 @@ import psycopg
 import sqlalchemy as sa
 from test_training_synthetic import features_frame, synthetic_series
 
-from flux_pipelines.db.connections import plain_url
-from flux_pipelines.db.migrate import ensure_service_databases
-from flux_pipelines.db.tables import model_versions
-from flux_pipelines.defs.training.entrypoint import train_batch
-from flux_pipelines.defs.training.registry import (
+from flux_core.db.connections import plain_url
+from flux_core.db.migrate import ensure_service_databases
+from flux_core.db.tables import model_versions
+from flux_core.settings import FluxSettings, get_settings
+from flux_core.training.entrypoint import train_batch
+from flux_core.training.registry import (
     CHALLENGER,
     ModelRegistry,
     registered_model_name,
 )
-from flux_pipelines.defs.training.train import TrainingConfig
-from flux_pipelines.settings import FluxSettings, get_settings
+from flux_core.training.train import TrainingConfig
 
 CONFIG = TrainingConfig(
     horizon=14, windows=2, seed=3, candidates=("seasonal_naive", "xgboost"), workers=1

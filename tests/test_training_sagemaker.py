@@ -32,25 +32,20 @@ from moto.sagemaker.models import FakeTrainingJob, sagemaker_backends
 from moto_server import MOTO_ACCOUNT, MOTO_REGION, create_bucket
 from test_training_synthetic import features_frame, synthetic_series
 
-from flux_pipelines.defs.training.backends import (
-    ENTRYPOINT_MODULE,
-    TRAIN_FILE,
-    LocalTrainingBackend,
-    TrainingBackendResource,
-    TrainingJobFailed,
-)
-from flux_pipelines.defs.training.candidates import BASELINE
-from flux_pipelines.defs.training.model import load_demand_model
-from flux_pipelines.defs.training.sagemaker import (
+from flux_core.settings import SageMakerNotConfigured, SageMakerSettings
+from flux_core.training.backends import LocalTrainingBackend, TrainingJobFailed
+from flux_core.training.candidates import BASELINE
+from flux_core.training.job_files import ENTRYPOINT_MODULE, TRAIN_FILE
+from flux_core.training.model import load_demand_model
+from flux_core.training.sagemaker import (
     JOB_NAME_PATTERN,
     Polling,
-    SageMakerNotConfigured,
-    SageMakerSettings,
     SageMakerTrainingBackend,
     TrainingJobTimeout,
     split_s3_url,
     training_job_name,
 )
+from flux_pipelines.defs.training.resources import TrainingBackendResource
 
 ROLE = f"arn:aws:iam::{MOTO_ACCOUNT}:role/flux-test-sagemaker"
 IMAGE = f"{MOTO_ACCOUNT}.dkr.ecr.{MOTO_REGION}.amazonaws.com/flux:test"
@@ -257,7 +252,7 @@ def test_one_job_per_batch_with_spot_checkpoints_and_the_channel_in_s3(
         "backtest_windows": "1",
         "seed": "3",
         "candidates": BASELINE,
-        "sagemaker_program": "flux_pipelines/defs/training/entrypoint.py",
+        "sagemaker_program": "flux_core/training/entrypoint.py",
     }
     [channel] = described["InputDataConfig"]
     assert channel["ChannelName"] == "train"

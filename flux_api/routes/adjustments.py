@@ -24,7 +24,7 @@ from flux_api.schemas import (
     problem_responses,
 )
 from flux_api.security import TokenClaims
-from flux_pipelines.db.tables import (
+from flux_core.db.tables import (
     calendar_days,
     forecast_adjustments,
     forecasts,

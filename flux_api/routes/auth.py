@@ -14,7 +14,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from flux_api.deps import ApiEngine, SettingsDep
 from flux_api.schemas import Token, problem_responses
-from flux_api.security import burn_password_check, create_access_token, verify_password
+from flux_api.security import create_access_token
+from flux_core.users import burn_password_check, verify_password
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 

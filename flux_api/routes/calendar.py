@@ -13,7 +13,7 @@ from flux_api.deps import Allowed, TenantConnection
 from flux_api.filters import DateRangeDep
 from flux_api.schemas import CalendarDay, CalendarKind, problem_responses
 from flux_api.security import TokenClaims
-from flux_pipelines.db.tables import calendar_days, public_holidays, tenants
+from flux_core.db.tables import calendar_days, public_holidays, tenants
 
 router = APIRouter(
     prefix="/v1/calendar", tags=["calendar"], responses=problem_responses(401, 403, 422)

@@ -25,7 +25,7 @@ from flux_api.schemas import (
     problem_responses,
 )
 from flux_api.security import TokenClaims
-from flux_pipelines.db.tables import calendar_days
+from flux_core.db.tables import calendar_days
 
 router = APIRouter(
     prefix="/v1/calendar/days", tags=["calendar"], responses=problem_responses(401, 403, 422)

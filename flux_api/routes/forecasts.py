@@ -22,7 +22,7 @@ from flux_api.filters import DateRangeDep, MetricQuery, PageDep, page_of
 from flux_api.reads import Statement, compile_statement
 from flux_api.schemas import ActualVersusForecast, ForecastPage, Page, problem_responses
 from flux_api.security import TokenClaims
-from flux_pipelines.db.tables import (
+from flux_core.db.tables import (
     calendar_days,
     forecast_adjustments,
     forecasts,

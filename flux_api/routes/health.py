@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from flux_api.deps import ApiEngine, SettingsDep
 from flux_api.schemas import Health, problem_responses
-from flux_pipelines.db.migrate import current_revision, head_revision
+from flux_core.db.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
 

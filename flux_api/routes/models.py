@@ -11,7 +11,7 @@ from flux_api.accuracy import BASELINE_TYPICAL_ERROR, TYPICAL_ERROR
 from flux_api.deps import Allowed, TenantConnection
 from flux_api.schemas import CurrentModel, problem_responses
 from flux_api.security import TokenClaims
-from flux_pipelines.db.tables import model_versions
+from flux_core.db.tables import model_versions
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=problem_responses(401, 403))
 

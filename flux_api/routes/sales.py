@@ -11,7 +11,7 @@ from flux_api.deps import Allowed, TenantConnection
 from flux_api.filters import DateRangeDep, MetricQuery, PageDep, paged
 from flux_api.schemas import DailyActual, Page, problem_responses
 from flux_api.security import TokenClaims
-from flux_pipelines.db.tables import staged_sales
+from flux_core.db.tables import staged_sales
 
 router = APIRouter(prefix="/v1/sales", tags=["sales"], responses=problem_responses(401, 403, 422))
 

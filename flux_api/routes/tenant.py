@@ -19,7 +19,7 @@ from fastapi import APIRouter, HTTPException, status
 from flux_api.deps import Allowed, TenantConnection
 from flux_api.schemas import TenantProfile, problem_responses
 from flux_api.security import TokenClaims
-from flux_pipelines.db.tables import tenants
+from flux_core.db.tables import tenants
 
 router = APIRouter(prefix="/v1/tenant", tags=["tenant"], responses=problem_responses(401, 403))
 

@@ -45,16 +45,16 @@ from flux_api.schemas import (
 )
 from flux_api.security import TokenClaims
 from flux_api.sniffing import SNIFF_BYTES, refusal
-from flux_pipelines.db.tables import rejected_rows, uploads
-from flux_pipelines.defs.ingest.parsing import spreadsheet_safe
-from flux_pipelines.defs.ingest.uploads import (
+from flux_core.db.tables import rejected_rows, uploads
+from flux_core.ingest.uploads import (
     MAPPABLE,
     InvalidColumnMapping,
     UploadNotRegistered,
     check_column_mapping,
     receive_upload,
 )
-from flux_pipelines.landing import LandingZone, UploadTooLarge
+from flux_core.landing import LandingZone, UploadTooLarge
+from flux_core.parsing.spreadsheet import spreadsheet_safe
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"], responses=problem_responses(401, 403))
 

@@ -25,8 +25,9 @@ from flux_api.schemas import (
     UserUpdate,
     problem_responses,
 )
-from flux_api.security import TokenClaims, hash_password, verify_password
-from flux_pipelines.db.tables import users
+from flux_api.security import TokenClaims
+from flux_core.db.tables import users
+from flux_core.users import EmailTaken, create_user, hash_password, verify_password
 
 router = APIRouter(prefix="/v1/users", tags=["users"], responses=problem_responses(401, 403, 422))
 
@@ -74,25 +75,16 @@ def invite_user(
     conn: TenantConnection,
     response: Response,
 ) -> UserPublic:
-    # E-mail addresses are unique across Flux (they are the login): a clash is a conflict.
-    taken = conn.execute(sa.select(_login_lookup(invite.email).table_valued("user_id"))).first()
-    if taken is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "this e-mail address is already in use")
     try:
-        user_id: UUID = conn.execute(
-            sa.insert(users)
-            .values(
-                tenant_id=user.tenant_id,
-                email=invite.email,
-                password_hash=hash_password(invite.password.get_secret_value()),
-                role=invite.role,
-            )
-            .returning(users.c.user_id)
-        ).scalar_one()
-    except sa.exc.IntegrityError as error:  # the same address, invited at the same moment
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "this e-mail address is already in use"
-        ) from error
+        user_id = create_user(
+            conn,
+            tenant_id=user.tenant_id,
+            email=invite.email,
+            role=invite.role,
+            password=invite.password.get_secret_value(),
+        )
+    except EmailTaken as error:  # another tenant's user is invisible here, but the index is not
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
     response.headers["Location"] = f"{router.prefix}/{user_id}"
     return _one(conn, user_id)
 

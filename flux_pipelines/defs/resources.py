@@ -5,9 +5,9 @@ from __future__ import annotations
 import dagster as dg
 import sqlalchemy as sa
 
-from flux_pipelines.db.connections import get_engine
-from flux_pipelines.landing import LandingZone, landing_zone
-from flux_pipelines.settings import FluxSettings, Role, get_settings
+from flux_core.db.connections import get_engine
+from flux_core.landing import LandingZone, landing_zone
+from flux_core.settings import FluxSettings, Role, get_settings
 
 
 class FluxDatabase(dg.ConfigurableResource):

@@ -4,19 +4,11 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
+
+from flux_pipelines.defs.batches import TenantBatch
 
 TENANTS = "tenants"
 tenants_partitions = dg.DynamicPartitionsDefinition(name=TENANTS)
-
-
-def partition_range_tags(first: str, last: str) -> dict[str, str]:
-    """A run's tags for the tenants from ``first`` to ``last`` in the partition set's order."""
-    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
 def run_tenants(
@@ -25,20 +17,10 @@ def run_tenants(
     """The tenants a run covers, from its partition tags (one key, or a range in the partition
     set's order), for the unpartitioned steps of a tenant run; None for a run of no partition.
     ``keys``: the partition set's keys, if the caller has them already."""
-    if (key := tags.get(PARTITION_NAME_TAG)) is not None:
-        return [key]
-    first, last = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
-    if first is None or last is None:
+    batch = TenantBatch.from_tags(tags)
+    if batch is None:
         return None
-    return keys_in_range(
-        instance.get_dynamic_partitions(TENANTS) if keys is None else keys, first, last
-    )
-
-
-def keys_in_range(keys: Sequence[str], first: str, last: str) -> list[str]:
-    """The keys from ``first`` to ``last``, both included, in the order of ``keys``."""
-    keys = list(keys)
-    return keys[keys.index(first) : keys.index(last) + 1]
+    return batch.tenants(instance.get_dynamic_partitions(TENANTS) if keys is None else keys)
 
 
 # Runs that will still do their tenants' work.

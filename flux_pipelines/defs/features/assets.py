@@ -21,11 +21,11 @@ import dagster as dg
 import sqlalchemy as sa
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from flux_pipelines.db.connections import get_engine, role_url
+from flux_core.db.connections import get_engine, role_url
+from flux_core.settings import FluxSettings, get_settings
 from flux_pipelines.defs.features.project import flux_dbt_project
 from flux_pipelines.defs.features.translator import FluxDbtTranslator
 from flux_pipelines.defs.tenants import run_tenants
-from flux_pipelines.settings import FluxSettings, get_settings
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # The last model of the graph: when it exists, every model has been built once.

@@ -11,9 +11,9 @@ import datetime as dt
 import dagster as dg
 import sqlalchemy as sa
 
-from flux_pipelines.calendars import calendar, place_code
-from flux_pipelines.db.tables import public_holidays as public_holidays_table
-from flux_pipelines.db.tables import tenants
+from flux_core.calendars import calendar, place_code
+from flux_core.db.tables import public_holidays as public_holidays_table
+from flux_core.db.tables import tenants
 from flux_pipelines.defs.features.translator import FEATURES_GROUP
 from flux_pipelines.defs.resources import FluxDatabase
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 
-from flux_pipelines.settings import PROJECT_ROOT
+from flux_core.settings import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 _SOURCE_DIRS = ("models", "macros", "tests")

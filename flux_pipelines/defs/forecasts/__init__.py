@@ -1,1 +1,1 @@
-"""Forecasting: each tenant-metric's champion predicts the horizon into ``flux.forecasts``."""
+"""Forecasting: the assets and checks that write each champion's horizon."""

@@ -8,14 +8,20 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import model_versions, uploads
-from flux_pipelines.defs.forecasts.writer import MetricForecast, replace_forecasts
+from flux_core.db.tables import model_versions, uploads
+from flux_core.forecasts.writer import MetricForecast, replace_forecasts
+from flux_core.training.features import last_observed_dates, read_drivers_frame
+from flux_core.training.freshness import tenants_to_work_on
+from flux_core.training.registry import ModelRegistry
+from flux_pipelines.defs.batches import (
+    TENANTS_CURRENT,
+    TENANTS_FAILED,
+    TENANTS_WITHOUT_MODEL,
+    current_window,
+)
 from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.tenants import tenants_partitions
 from flux_pipelines.defs.training.assets import demand_models
-from flux_pipelines.defs.training.features import last_observed_dates, read_drivers_frame
-from flux_pipelines.defs.training.freshness import tenants_to_work_on
-from flux_pipelines.defs.training.registry import ModelRegistry
 
 
 def champion_metrics(conn: sa.Connection, tenant_id: UUID) -> list[str]:
@@ -90,7 +96,9 @@ def demand_forecasts(
     # takes up): nothing to forecast from, and nothing a forecast retry could change.
     without_model: list[str] = []
     # As demand_models did in this run: its forecasts came from the champion it already has.
-    tenants, current = tenants_to_work_on(context.run.tags, engine, list(context.partition_keys))
+    tenants, current = tenants_to_work_on(
+        current_window(context.run.tags), engine, list(context.partition_keys)
+    )
     if current:
         context.log.info(
             f"{len(current)} tenant(s) forecast by their latest model already, skipped"
@@ -125,9 +133,9 @@ def demand_forecasts(
         metadata={
             "tenants": len(context.partition_keys),
             "tenants_forecast": len(written),
-            "tenants_current": dg.MetadataValue.json(current),
+            TENANTS_CURRENT: dg.MetadataValue.json(current),
             "rows": sum(int(w["rows"]) for w in written.values()),
-            "tenants_failed": dg.MetadataValue.json(failed),
-            "tenants_without_model": dg.MetadataValue.json(without_model),
+            TENANTS_FAILED: dg.MetadataValue.json(failed),
+            TENANTS_WITHOUT_MODEL: dg.MetadataValue.json(without_model),
         }
     )

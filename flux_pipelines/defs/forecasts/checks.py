@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import forecasts, model_versions
+from flux_core.db.tables import forecasts, model_versions
 from flux_pipelines.defs.forecasts.assets import demand_forecasts
 from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.training.checks import overdue_series

@@ -5,7 +5,8 @@ from uuid import UUID
 
 import dagster as dg
 
-from flux_pipelines.defs.ingest.loader import LoadOutcome, load_uploads, pending_uploads_of
+from flux_core.ingest.loader import LoadOutcome, load_uploads, pending_uploads_of
+from flux_pipelines.defs.batches import TENANTS_FAILED
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
 from flux_pipelines.defs.tenants import tenants_partitions
 
@@ -68,7 +69,7 @@ def staged_sales(
             "uploads_duplicate": sum(o.status == "duplicate" for o in loaded),
             "uploads_failed": sum(o.status == "failed" for o in outcomes),
             "uploads_to_retry": sum(o.status == "retry" for o in outcomes),
-            "tenants_failed": dg.MetadataValue.json(failed),
+            TENANTS_FAILED: dg.MetadataValue.json(failed),
         }
     )
 

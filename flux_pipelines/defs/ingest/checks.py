@@ -8,9 +8,9 @@ from uuid import UUID
 import dagster as dg
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import staged_sales, tenants, uploads
+from flux_core.db.tables import staged_sales, tenants, uploads
+from flux_core.ingest.loader import SETTLED
 from flux_pipelines.defs.ingest.assets import staged_sales as staged_sales_asset
-from flux_pipelines.defs.ingest.loader import SETTLED
 from flux_pipelines.defs.resources import FluxDatabase
 
 MAX_REJECTION_RATE = 0.05

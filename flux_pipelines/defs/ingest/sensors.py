@@ -4,7 +4,7 @@ Uploads received through the API or the CLI are registered in ``flux.uploads`` a
 sensor also pages through the landing zone (one page per tick, with a cursor that wraps around) to
 register files that arrived without a row, e.g. dropped straight into the bucket.
 
-Tenants with pending uploads are batched: a run covers up to ``BATCH`` of them, contiguous in the
+Tenants with pending uploads are batched: a run covers up to ``batches.BATCH`` of them, contiguous in the
 partition set's order (a run's partitions are a range, and a range must hold no tenant without
 uploads, which the run would retrain for nothing). So a morning when 10,000 restaurants upload
 starts about 100 runs, not 10,000 process starts. Tenants that a queued or running run already
@@ -22,18 +22,12 @@ import dagster as dg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from flux_pipelines.db.tables import tenants, uploads
-from flux_pipelines.defs.ingest.loader import SETTLED
-from flux_pipelines.defs.jobs import batches
+from flux_core.db.tables import tenants, uploads
+from flux_core.ingest.loader import SETTLED
+from flux_core.landing import LandingZone, LandingZoneUnavailable, parse_upload_key
+from flux_pipelines.defs.batches import TenantBatch, batches, keys_in_range
 from flux_pipelines.defs.resources import FluxDatabase, LandingZoneResource
-from flux_pipelines.defs.tenants import (
-    TENANTS,
-    keys_in_range,
-    partition_range_tags,
-    tenants_in_flight,
-    tenants_partitions,
-)
-from flux_pipelines.landing import LandingZone, LandingZoneUnavailable, parse_upload_key
+from flux_pipelines.defs.tenants import TENANTS, tenants_in_flight, tenants_partitions
 
 # Keys listed per tick: one LIST request on S3 (MaxKeys), however large the bucket.
 PAGE = 1000
@@ -112,11 +106,7 @@ def upload_run_requests(
         requests.append(
             dg.RunRequest(
                 run_key=f"uploads-{hashlib.sha256(','.join(ids).encode()).hexdigest()[:24]}",
-                tags={
-                    **partition_range_tags(first, last),
-                    "flux/trigger": "upload",
-                    "flux/uploads": str(len(ids)),
-                },
+                tags=TenantBatch(first, last, "upload", uploads=len(ids)).tags(),
             )
         )
     return requests

@@ -1,1 +1,1 @@
-"""Training: candidate models, backtest, SageMaker entrypoint, backends, MLflow registry."""
+"""Training: the Dagster assets, checks and resources that run the training library."""

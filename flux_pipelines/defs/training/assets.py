@@ -8,12 +8,18 @@ from uuid import UUID
 
 import dagster as dg
 
+from flux_core.training.features import read_drivers_frame, read_training_frame
+from flux_core.training.freshness import tenants_to_work_on
+from flux_core.training.registry import ModelRegistry
+from flux_pipelines.defs.batches import (
+    TENANTS_CURRENT,
+    TENANTS_FAILED,
+    TENANTS_WITHOUT_DATA,
+    current_window,
+)
 from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.tenants import tenants_partitions
-from flux_pipelines.defs.training.backends import TrainingBackendResource
-from flux_pipelines.defs.training.features import read_drivers_frame, read_training_frame
-from flux_pipelines.defs.training.freshness import tenants_to_work_on
-from flux_pipelines.defs.training.registry import ModelRegistry
+from flux_pipelines.defs.training.resources import TrainingBackendResource
 
 
 def _rounded(value: Any) -> Any:
@@ -91,7 +97,9 @@ def demand_models(
 ) -> dg.MaterializeResult:
     settings, engine = database.settings, database.engine()
     # A nightly run passes over the tenants an upload run has just trained on their latest data.
-    tenants, current = tenants_to_work_on(context.run.tags, engine, list(context.partition_keys))
+    tenants, current = tenants_to_work_on(
+        current_window(context.run.tags), engine, list(context.partition_keys)
+    )
     if current:
         context.log.info(f"{len(current)} tenant(s) trained on their latest data already, skipped")
     with engine.connect() as conn:
@@ -145,8 +153,8 @@ def demand_models(
         metadata={
             "tenants": len(context.partition_keys),
             "tenants_trained": len(trained),
-            "tenants_current": dg.MetadataValue.json(current),
-            "tenants_failed": dg.MetadataValue.json(failed),
-            "tenants_without_data": dg.MetadataValue.json(without_data),
+            TENANTS_CURRENT: dg.MetadataValue.json(current),
+            TENANTS_FAILED: dg.MetadataValue.json(failed),
+            TENANTS_WITHOUT_DATA: dg.MetadataValue.json(without_data),
         }
     )

@@ -13,7 +13,7 @@ import datetime as dt
 import dagster as dg
 import sqlalchemy as sa
 
-from flux_pipelines.db.tables import model_versions, staged_sales, tenants, uploads
+from flux_core.db.tables import model_versions, staged_sales, tenants, uploads
 from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.training.assets import demand_models
 

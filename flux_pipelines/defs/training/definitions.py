@@ -1,8 +1,8 @@
 import dagster as dg
 
 from flux_pipelines.defs.training.assets import demand_models
-from flux_pipelines.defs.training.backends import TrainingBackendResource
 from flux_pipelines.defs.training.checks import champions_current
+from flux_pipelines.defs.training.resources import TrainingBackendResource
 
 defs = dg.Definitions(assets=[demand_models], asset_checks=[champions_current])
 

@@ -41,6 +41,14 @@ class Refused:
     reason: str
 
 
+JAPANESE_MAPPING = {
+    "order_id": "伝票番号",
+    "date": "日付",
+    "item": "商品名",
+    "quantity": "数量",
+    "unit_price": "単価",
+}
+
 CATALOG: dict[str, Loaded | Refused] = {
     "empty.csv": Refused("The file is empty"),
     "whitespace_only.csv": Refused("The file is empty"),
@@ -219,6 +227,20 @@ CATALOG: dict[str, Loaded | Refused] = {
             "unit_price": "Einzelpreis",
         },
     ),
+    # A Japanese point-of-sale export, in Shift-JIS as Windows writes it (cp932).
+    "line_items_cp932_japanese.csv": Loaded(
+        "line_items",
+        5,
+        {
+            ("2024-03-01", "items"): 6,
+            ("2024-03-01", "orders"): 2,
+            ("2024-03-01", "sales"): 2 * 850 + 400 + 3 * 600,
+            ("2024-03-02", "items"): 2,
+            ("2024-03-02", "orders"): 1,
+            ("2024-03-02", "sales"): 850 + 980,
+        },
+        mapping=JAPANESE_MAPPING,
+    ),
     "square_item_sales.csv": Loaded(
         "square_items",
         5,
@@ -310,6 +332,18 @@ def test_catalog_file(name: str, nothing_swallowed: None) -> None:
         assert {(d.isoformat(), "items"): q for d, q in per_day.items()} == {
             k: v for k, v in daily.items() if k[1] == "items"
         }
+
+
+def test_a_shift_jis_export_keeps_its_item_names() -> None:
+    parsed = parse_file("line_items_cp932_japanese.csv", JAPANESE_MAPPING)
+    assert parsed.items is not None
+    assert set(parsed.items["item"]) == {"醤油ラーメン", "餃子", "生ビール（中）", "唐揚げ定食"}
+
+
+def test_a_western_code_page_is_not_taken_for_another() -> None:
+    # charset-normalizer alone calls this cp775; the euro sign decides for cp1252.
+    head = (FILES / "daily_cp1252_euro.csv").read_bytes()
+    assert source_module.open_source(io.BytesIO(head)).encoding == "cp1252"
 
 
 def test_a_gzip_bomb_is_refused_before_it_is_expanded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import charset_normalizer
+
 from flux_core.filetypes import GZIP_MAGIC, binary_format, utf16_encoding
 from flux_core.parsing.errors import UnreadableUpload
 
@@ -172,9 +174,33 @@ def _detect_encoding(head: bytes) -> str:
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
-        # Excel on Windows saves "CSV" in the ANSI code page: cp1252 in the west.
-        return "cp1252"
+        return _legacy_encoding(head)
     return "utf-8"
+
+
+# What charset-normalizer may overrule cp1252 with: multi-byte code pages, whose byte pairs are
+# strong evidence. On a few western lines it guesses single-byte pages (cp775 for a cp1252 "€")
+# that nothing here would have written, so its other answers are not taken.
+_MULTI_BYTE = {
+    "cp932": "cp932",
+    "shift_jis": "cp932",  # point-of-sale systems on Windows write Microsoft's superset
+    "euc_jp": "euc_jp",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "gb18030": "gb18030",
+    "big5": "big5",
+    "cp950": "big5",
+    "euc_kr": "cp949",
+    "cp949": "cp949",
+}
+
+
+def _legacy_encoding(head: bytes) -> str:
+    """Not UTF-8: Excel on Windows saves "CSV" in the ANSI code page, cp1252 in the west, cp932
+    in Japan. Which one is a guess that charset-normalizer makes better than a rule would."""
+    best = charset_normalizer.from_bytes(head).best()
+    guess = _MULTI_BYTE.get(best.encoding) if best is not None else None
+    return guess or "cp1252"
 
 
 def _split(line: str, delimiter: str) -> list[str]:

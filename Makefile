@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.flux/dagster
 export NEXT_TELEMETRY_DISABLED := 1
 
 .PHONY: install db run test lint format typecheck unit ui api web mlflow stop bench clean \
-	web-install web-build web-client web-client-check web-unit e2e chromium fuzz
+	web-install web-build web-client web-client-check web-unit e2e chromium fuzz dbt-docs
 
 .tools/uv/bin/uv:
 	$(PYTHON) -m venv .tools/uv
@@ -53,6 +53,10 @@ db: install
 # The demo restaurants through the whole graph, then the dashboard served on them.
 run: db web-build
 	$(BIN)/flux demo
+
+# dbt's documentation site for analysts (models, columns, tests, lineage) on http://127.0.0.1:8580.
+dbt-docs: db
+	$(BIN)/flux dbt-docs
 
 # The dashboard's typed client, from the API's OpenAPI document (no server needed).
 web-client: install web-install

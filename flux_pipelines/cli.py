@@ -8,6 +8,7 @@ flux uploads list --tenant ID | uploads retry UPLOAD
 flux run [--tenant ID]        materialize the whole graph for every tenant with data
 flux demo                     three demo restaurants, end to end
 flux ui | daemon | api | web | mlflow [--background]   the servers (web: the dashboard)
+flux dbt-docs [--generate-only] dbt's documentation site for analysts (port 8580)
 flux stop                     stop every server Flux started, and then its database
 """
 
@@ -352,6 +353,19 @@ def cmd_mlflow(args: argparse.Namespace, settings: FluxSettings) -> None:
     )
 
 
+def cmd_dbt_docs(args: argparse.Namespace, settings: FluxSettings) -> None:
+    from flux_pipelines.defs.features.docs import generate_docs, serve_docs
+
+    site = generate_docs(settings)
+    print(f"dbt's documentation site: {site / 'index.html'}", flush=True)
+    if not args.generate_only:
+        print(f"served on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
+        try:
+            serve_docs(settings, args.host, args.port)
+        except KeyboardInterrupt:
+            pass
+
+
 def cmd_stop(args: argparse.Namespace, settings: FluxSettings) -> None:
     """Every server Flux started, with all it started, waited for; the database last."""
     for name in services.SERVICES:
@@ -467,6 +481,13 @@ def build_parser() -> argparse.ArgumentParser:
     mlflow.add_argument("--port", type=int, default=5000)
     mlflow.add_argument("--background", **background)  # type: ignore[arg-type]
     mlflow.set_defaults(func=cmd_mlflow)
+    docs = sub.add_parser(
+        "dbt-docs", help="generate and serve dbt's documentation: every model, column and lineage"
+    )
+    docs.add_argument("--host", default="127.0.0.1")
+    docs.add_argument("--port", type=int, default=8580)
+    docs.add_argument("--generate-only", action="store_true", help="write the site, do not serve")
+    docs.set_defaults(func=cmd_dbt_docs)
     sub.add_parser(
         "stop", help="stop the servers and the local database Flux started"
     ).set_defaults(func=cmd_stop)

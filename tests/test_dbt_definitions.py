@@ -1,6 +1,7 @@
 """The features stage's definitions: asset keys, groups and lineage as the rest of the graph expects
 them, and a dbt manifest that appears on a fresh clone (where ``target/`` does not exist)."""
 
+import json
 import os
 import shutil
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 
+from flux_core.training.features import TRAINING_COLUMNS
 from flux_pipelines.defs.features.definitions import defs, resources
 from flux_pipelines.defs.features.project import DBT_PROJECT_DIR, prepared_project
 from flux_pipelines.defs.resources import FluxDatabase
@@ -85,3 +87,11 @@ def test_a_fresh_clone_gets_a_manifest_and_a_stale_one_is_reparsed(tmp_path: Pat
     os.utime(model, (later, later))
     prepared_project(clone)
     assert project.manifest_path.stat().st_mtime > first
+
+
+def test_the_features_marts_yaml_says_which_columns_training_reads() -> None:
+    manifest = json.loads(prepared_project(DBT_PROJECT_DIR).manifest_path.read_text())
+    columns = manifest["nodes"]["model.flux.features_daily"]["columns"]
+    readers = {name: column["config"]["meta"].get("read_by") for name, column in columns.items()}
+    assert {name for name, who in readers.items() if who == "training"} == set(TRAINING_COLUMNS)
+    assert set(readers.values()) == {"training", "analysts"}  # every column says who reads it

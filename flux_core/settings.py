@@ -130,7 +130,7 @@ class FluxSettings(BaseSettings):
         default="local",
         description="local: a process on this machine; sagemaker: spot training jobs",
     )
-    sagemaker: SageMakerSettings = SageMakerSettings()
+    sagemaker: SageMakerSettings = Field(default_factory=SageMakerSettings)
     forecast_horizon_days: int = Field(default=28, ge=1, le=366)
     backtest_windows: int = Field(default=3, ge=1, le=12)
     nightly_skip_hours: float = Field(

@@ -1,0 +1,1 @@
+"""Flux's HTTP API: FastAPI only, on the domain in ``flux_core``."""

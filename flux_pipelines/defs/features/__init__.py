@@ -1,0 +1,1 @@
+"""Features: the dbt models as Dagster assets, and the holidays they read."""

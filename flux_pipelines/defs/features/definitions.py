@@ -1,3 +1,5 @@
+"""The features area: the dbt assets, the public holidays, and the ``dbt`` resource."""
+
 import dagster as dg
 from dagster_dbt import DbtCliResource
 

@@ -1,3 +1,5 @@
+"""The forecasts area: ``demand_forecasts`` and its checks."""
+
 import dagster as dg
 
 from flux_pipelines.defs.forecasts.assets import demand_forecasts

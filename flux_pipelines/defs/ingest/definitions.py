@@ -1,3 +1,5 @@
+"""The ingest area: the staged uploads' assets and their checks."""
+
 import dagster as dg
 
 from flux_pipelines.defs.ingest.assets import staged_bookings, staged_item_sales, staged_sales

@@ -1,3 +1,5 @@
+"""The training area: ``demand_models``, its checks, and the ``training_backend`` resource."""
+
 import dagster as dg
 
 from flux_pipelines.defs.training.assets import demand_models

@@ -19,6 +19,7 @@ from flux_api.logs import RequestLogMiddleware, configure_logging
 from flux_api.problems import install_problem_handlers, problem_openapi
 from flux_api.reads import open_read_pool
 from flux_api.routes import (
+    accuracy,
     adjustments,
     auth,
     calendar,
@@ -99,6 +100,7 @@ def create_app(settings: FluxSettings | None = None) -> FastAPI:
         days,
         sales,
         models,
+        accuracy,
         users,
     ]
     if effective.token_algorithm == "HS256":  # noqa: S105 (an algorithm name)

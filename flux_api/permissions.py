@@ -10,7 +10,7 @@
 | tenant:read      | yes   | yes     | yes  | GET /v1/tenant                                      |
 | actuals:read     | yes   | yes     | no   | GET /v1/forecasts/with-actuals, GET /v1/sales/daily,|
 |                  |       |         |      | GET /v1/forecasts/adjustments(/accuracy)            |
-| models:read      | yes   | yes     | no   | GET /v1/models/current                              |
+| models:read      | yes   | yes     | no   | GET /v1/models/current, GET /v1/accuracy            |
 | uploads:read     | yes   | yes     | no   | GET /v1/uploads, GET /v1/uploads/{upload_id},       |
 |                  |       |         |      | GET /v1/uploads/{upload_id}/rejections.csv          |
 | uploads:write    | yes   | yes     | no   | POST /v1/uploads                                    |

@@ -168,6 +168,21 @@ class DailyActual(BaseModel):
 CurrentModel = ModelAccuracy
 
 
+class LiveAccuracy(BaseModel):
+    """How the forecasts shown did against what happened, over a metric's last days of actuals."""
+
+    metric: Metric
+    window_days: Literal[7, 28] = Field(description="the last 7 or 28 days with actuals")
+    days: int = Field(description="days scored: forecast shown, actual known, not closed")
+    first_day: date
+    last_day: date
+    wape: float | None = Field(description="sum of |P50 - actual| / sum of actuals")
+    bias: float | None = Field(description="sum of (P50 - actual) / sum of actuals: > 0 is over")
+    coverage_p10_p90: float | None = Field(description="share of days within P10-P90 (aim: 0.8)")
+    mean_horizon: float | None = Field(description="mean days between issue and the day")
+    backtest_wape: float | None = Field(description="what the current champion's backtest showed")
+
+
 class TenantProfile(BaseModel):
     """The restaurant itself, and how its numbers, money and dates are written."""
 

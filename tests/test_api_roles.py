@@ -37,6 +37,7 @@ ROLE_MATRIX: dict[tuple[str, str], frozenset[UserRole]] = {
     ("GET", "/v1/forecasts/with-actuals"): STAFF,
     ("GET", "/v1/sales/daily"): STAFF,
     ("GET", "/v1/models/current"): STAFF,
+    ("GET", "/v1/accuracy"): STAFF,
     ("GET", "/v1/uploads"): STAFF,
     ("POST", "/v1/uploads"): STAFF,
     ("GET", "/v1/uploads/{upload_id}"): STAFF,

@@ -134,6 +134,25 @@ forecasts = sa.Table(
     sa.Column("p90", sa.Float, nullable=False),
     sa.Column("model_version", sa.Integer, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+    sa.Column("origin", sa.Date),  # the day before the first forecast day (0012)
+)
+
+# The forecast shown for a day, beside the day's actual once it arrived (0012).
+forecast_outcomes = sa.Table(
+    "forecast_outcomes",
+    metadata,
+    sa.Column("tenant_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("metric", sa.Text, primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("origin", sa.Date, nullable=False),
+    sa.Column("horizon", sa.Integer, sa.Computed("date - origin")),
+    sa.Column("p10", sa.Float, nullable=False),
+    sa.Column("p50", sa.Float, nullable=False),
+    sa.Column("p90", sa.Float, nullable=False),
+    sa.Column("actual", sa.Float, nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
 )
 
 public_holidays = sa.Table(

@@ -25,6 +25,7 @@ export type UserRole = UserPublic["role"];
 export type ToldDay = Schemas["ToldDay"];
 export type Adjustment = Schemas["Adjustment"];
 export type AdjustmentAccuracy = Schemas["AdjustmentAccuracy"];
+export type LiveAccuracy = Schemas["LiveAccuracy"];
 
 /** An API answer that is not a success, with the sentence to show for it. */
 export class ApiError extends Error {
@@ -91,6 +92,12 @@ export async function getDailySales(start: string, end: string): Promise<DailyAc
 export async function getCurrentModels(): Promise<CurrentModel[]> {
   const { api } = await signedIn();
   return unwrap(api.GET("/v1/models/current"));
+}
+
+/** How the forecasts shown did, per metric over its last 7 and 28 days with actuals. */
+export async function getLiveAccuracy(): Promise<LiveAccuracy[]> {
+  const { api } = await signedIn();
+  return unwrap(api.GET("/v1/accuracy"));
 }
 
 export async function listUploads(limit = 50): Promise<UploadSummary[]> {

@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from flux_core.db.tables import model_versions, uploads
-from flux_core.forecasts.writer import MetricForecast, replace_forecasts
+from flux_core.forecasts.writer import MetricForecast, Row, forecast_rows, write_forecasts
 from flux_core.training.features import last_observed_dates, read_drivers_frame
 from flux_core.training.freshness import tenants_to_work_on
 from flux_core.training.registry import ModelRegistry
@@ -82,7 +82,8 @@ def forecast_tenant(
     group_name="forecasts",
     kinds={"python", "postgres"},
     description="P10/P50/P90 for the next forecast_horizon_days of every tenant-metric, from its "
-    "MLflow @champion; each tenant's rows in flux.forecasts replaced in one transaction.",
+    "MLflow @champion; the run's tenants' rows in flux.forecasts replaced in one transaction "
+    "(COPY), the forecasts of days whose actuals came kept in flux.forecast_outcomes.",
 )
 def demand_forecasts(
     context: dg.AssetExecutionContext, database: FluxDatabase
@@ -103,6 +104,7 @@ def demand_forecasts(
         context.log.info(
             f"{len(current)} tenant(s) forecast by their latest model already, skipped"
         )
+    rows: dict[UUID, list[Row]] = {}
     for tenant in tenants:
         try:
             tenant_id = UUID(tenant)
@@ -111,8 +113,8 @@ def demand_forecasts(
             if not metric_forecasts:
                 without_model.append(tenant)
                 continue
-            rows = replace_forecasts(engine, tenant_id, metric_forecasts)
-            written[tenant] = {"rows": rows}
+            rows[tenant_id] = [r for f in metric_forecasts for r in forecast_rows(tenant_id, f)]
+            written[tenant] = {"rows": len(rows[tenant_id])}
             for f in metric_forecasts:
                 written[tenant][f"{f.metric}/model_version"] = f.model_version
                 written[tenant][f"{f.metric}/from"] = str(f.frame["date"].iloc[0])
@@ -124,6 +126,7 @@ def demand_forecasts(
             context.log.error(f"{tenant}: forecast failed: {failed[tenant]}")
     if failed and not written:
         raise dg.Failure(f"every tenant of the run failed to forecast: {failed}")
+    write_forecasts(engine, rows)
     if without_model:
         context.log.info(f"{len(without_model)} tenant(s) without a champion model, skipped")
     # Each tenant's forecast on its own partition; the run's metadata below goes on every one.

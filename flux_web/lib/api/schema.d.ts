@@ -329,6 +329,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accuracy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Accuracy
+         * @description Per metric, over its last 7 and its last 28 days with actuals: WAPE, bias and the
+         *     P10-P90 coverage of what was shown, beside what the champion's backtest promised. Empty
+         *     until actuals arrive for days Flux had forecast. Two rows per metric at most: never paged.
+         */
+        get: operations["accuracy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users": {
         parameters: {
             query?: never;
@@ -673,6 +695,63 @@ export interface components {
              * @constant
              */
             status: "ok";
+        };
+        /**
+         * LiveAccuracy
+         * @description How the forecasts shown did against what happened, over a metric's last days of actuals.
+         */
+        LiveAccuracy: {
+            /**
+             * Metric
+             * @enum {string}
+             */
+            metric: "sales" | "covers" | "orders" | "items";
+            /**
+             * Window Days
+             * @description the last 7 or 28 days with actuals
+             * @enum {integer}
+             */
+            window_days: 7 | 28;
+            /**
+             * Days
+             * @description days scored: forecast shown, actual known, not closed
+             */
+            days: number;
+            /**
+             * First Day
+             * Format: date
+             */
+            first_day: string;
+            /**
+             * Last Day
+             * Format: date
+             */
+            last_day: string;
+            /**
+             * Wape
+             * @description sum of |P50 - actual| / sum of actuals
+             */
+            wape: number | null;
+            /**
+             * Bias
+             * @description sum of (P50 - actual) / sum of actuals: > 0 is over
+             */
+            bias: number | null;
+            /**
+             * Coverage P10 P90
+             * @description share of days within P10-P90 (aim: 0.8)
+             */
+            coverage_p10_p90: number | null;
+            /**
+             * Mean Horizon
+             * @description mean days between issue and the day
+             */
+            mean_horizon: number | null;
+            /**
+             * Backtest Wape
+             * @description what the current champion's backtest showed
+             */
+            backtest_wape: number | null;
         };
         /** ModelAccuracy */
         ModelAccuracy: {
@@ -2227,6 +2306,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelAccuracy"][];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    accuracy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveAccuracy"][];
                 };
             };
             /** @description Unauthorized */

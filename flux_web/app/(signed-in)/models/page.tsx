@@ -1,4 +1,4 @@
-import { getCurrentModels, getTenant } from "@/lib/api";
+import { getCurrentModels, getLiveAccuracy, getTenant, type LiveAccuracy } from "@/lib/api";
 import {
   accuracyInWords,
   comparedWithBaseline,
@@ -12,7 +12,11 @@ import {
 export const metadata = { title: "Models" };
 
 export default async function ModelsPage() {
-  const [tenant, models] = await Promise.all([getTenant(), getCurrentModels()]);
+  const [tenant, models, live] = await Promise.all([
+    getTenant(),
+    getCurrentModels(),
+    getLiveAccuracy(),
+  ]);
   const where = { locale: tenant.locale, currency: tenant.currency };
   return (
     <>
@@ -53,11 +57,46 @@ export default async function ModelsPage() {
                 <dt>Trained</dt>
                 <dd>{formatMoment(model.trained_at, where)}</dd>
               </dl>
+              <LiveFacts
+                rows={live.filter((row) => row.metric === model.metric)}
+                format={(value) => formatPercent(value, where)}
+              />
               <p>{accuracyInWords(model, where)}</p>
             </section>
           );
         })}
       </div>
     </>
+  );
+}
+
+/** What the forecasts shown did against what happened, beside the backtest's figure. */
+function LiveFacts({ rows, format }: { rows: LiveAccuracy[]; format: (value: number) => string }) {
+  if (rows.length === 0) {
+    return <p className="muted">No day it forecast has its actual yet.</p>;
+  }
+  return (
+    <table aria-label="Forecasts shown against actuals">
+      <thead>
+        <tr>
+          <th scope="col">Last days</th>
+          <th scope="col">Days</th>
+          <th scope="col">Average error</th>
+          <th scope="col">Bias</th>
+          <th scope="col">Within range</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((row) => (
+          <tr key={row.window_days}>
+            <td>{row.window_days}</td>
+            <td>{row.days}</td>
+            <td>{row.wape != null ? format(row.wape) : "—"}</td>
+            <td>{row.bias != null ? format(row.bias) : "—"}</td>
+            <td>{row.coverage_p10_p90 != null ? format(row.coverage_p10_p90) : "—"}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }

@@ -14,14 +14,20 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
 
-from flux_core.training.job_files import DRIVERS_FILE, ENTRYPOINT_MODULE, RESULTS_FILE, TRAIN_FILE
+from flux_core.training.job_files import (
+    DRIVERS_FILE,
+    ENTRYPOINT_MODULE,
+    PLANS_FILE,
+    RESULTS_FILE,
+    TRAIN_FILE,
+)
 
 
 class TrainingJobFailed(RuntimeError):
@@ -50,9 +56,12 @@ class TrainingBackend(Protocol):
         job_name: str,
         workdir: Path,
         drivers: pd.DataFrame | None = None,
+        plans: Sequence[Mapping[str, Any]] = (),
     ) -> TrainingResult:
         """Train every tenant-metric of ``data`` in one job; ``workdir`` receives the models.
-        ``drivers``: the tenants' bookings and told days (``fct_demand_drivers``)."""
+        ``drivers``: the tenants' bookings and told days (``fct_demand_drivers``); ``plans``:
+        the series to refit rather than reselect (``selection.SeriesPlan`` with tenant and
+        metric)."""
         ...
 
 
@@ -73,6 +82,7 @@ def write_job_inputs(
     data: pd.DataFrame,
     hyperparameters: Mapping[str, object],
     drivers: pd.DataFrame | None = None,
+    plans: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Path]:
     """SageMaker's layout under ``workdir/opt-ml``, with the batch's channel and config in it."""
     layout = sagemaker_layout(workdir / "opt-ml")
@@ -81,6 +91,8 @@ def write_job_inputs(
     data.to_parquet(layout["train"] / TRAIN_FILE, index=False)
     if drivers is not None and not drivers.empty:
         drivers.to_parquet(layout["train"] / DRIVERS_FILE, index=False)
+    if plans:
+        (layout["train"] / PLANS_FILE).write_text(json.dumps(list(plans)))
     # SageMaker hands hyperparameters over as strings; so do we, to run the same code path.
     as_strings = {key: str(value) for key, value in hyperparameters.items()}
     (layout["config"] / "hyperparameters.json").write_text(json.dumps(as_strings))
@@ -127,8 +139,9 @@ class LocalTrainingBackend:
         job_name: str,
         workdir: Path,
         drivers: pd.DataFrame | None = None,
+        plans: Sequence[Mapping[str, Any]] = (),
     ) -> TrainingResult:
-        layout = write_job_inputs(workdir, data, hyperparameters, drivers)
+        layout = write_job_inputs(workdir, data, hyperparameters, drivers, plans)
         env = {
             **os.environ,
             "SM_CHANNEL_TRAIN": str(layout["train"]),

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -37,10 +37,12 @@ from flux_core.training.candidates import (
 )
 from flux_core.training.global_model import (
     BACKTEST_TRAINING_ROWS,
+    GlobalInputs,
     add_global_predictions,
     fit_global_model,
 )
 from flux_core.training.model import DemandModel
+from flux_core.training.selection import SeriesPlan
 from flux_core.training.train import (
     SeriesBacktestResult,
     SeriesJob,
@@ -50,6 +52,8 @@ from flux_core.training.train import (
     global_forecaster,
     median_without_backtest,
     refit_champion,
+    refit_inputs,
+    refitted_model,
 )
 
 log = logging.getLogger("flux.training")
@@ -167,68 +171,116 @@ def add_ensemble_predictions(bt: SeriesBacktest, candidates: Sequence[str]) -> N
     ]
 
 
-def local_fits(kind: str, bt: SeriesBacktest) -> list[str]:
-    """The per-series models a champion of ``kind`` needs refitted on the whole history."""
+def local_fits(kind: str, members: Sequence[str]) -> list[str]:
+    """The per-series models a champion of ``kind`` (a blend of ``members``) needs refitted on
+    the whole history."""
     if kind == GLOBAL:
         return []
     if kind == ENSEMBLE:
-        return [member for member in bt.members[ENSEMBLE] if member != GLOBAL]
+        return [member for member in members if member != GLOBAL]
     return [kind]
 
 
+def needs_global(kind: str, members: Sequence[str]) -> bool:
+    return kind == GLOBAL or (kind == ENSEMBLE and GLOBAL in members)
+
+
 def refit_local(
-    job: SeriesJob, kinds: Sequence[str], config: TrainingConfig, bt: SeriesBacktest
-) -> list[Forecaster]:
-    """Runs in a worker: ``kinds`` refitted on the whole history, from their last backtest fit."""
-    return [refit_champion(job, kind, config, bt.warm_starts.get(kind)) for kind in kinds]
+    job: SeriesJob,
+    kinds: Sequence[str],
+    config: TrainingConfig,
+    warm_starts: Mapping[str, dict[str, Any]],
+) -> tuple[list[Forecaster], float]:
+    """Runs in a worker: ``kinds`` refitted on the whole history (from the backtest's last fit of
+    each, when there was a backtest), and the seconds it took."""
+    started = time.perf_counter()
+    fitted = [refit_champion(job, kind, config, warm_starts.get(kind)) for kind in kinds]
+    return fitted, time.perf_counter() - started
 
 
 def champion_forecaster(
     job: SeriesJob,
     kind: str,
-    outcome: SeriesBacktestResult,
+    members: Sequence[str],
+    inputs: GlobalInputs | None,
     refitted: list[Forecaster],
     final: Any,
     config: TrainingConfig,
 ) -> Forecaster:
-    bt = outcome.bt
     if kind == GLOBAL:
-        return global_forecaster(job, final, config, outcome.global_inputs)
+        return global_forecaster(job, final, config, inputs)
     if kind == ENSEMBLE:
-        fitted = dict(zip(local_fits(kind, bt), refitted, strict=True))
+        fitted = dict(zip(local_fits(kind, members), refitted, strict=True))
         return EnsembleForecaster(
             [
-                global_forecaster(job, final, config, outcome.global_inputs)
+                global_forecaster(job, final, config, inputs)
                 if member == GLOBAL
                 else fitted[member]
-                for member in bt.members[ENSEMBLE]
+                for member in members
             ],
-            ensemble_weights(bt.members[ENSEMBLE]),
+            ensemble_weights(list(members)),
         )
     [forecaster] = refitted
     return forecaster
 
 
+def _no_inputs(calls: Sequence[Any]) -> Callable[[], list[Any]]:
+    return lambda: [None] * len(calls)
+
+
 def train_series(
-    jobs: Sequence[SeriesJob], config: TrainingConfig, workers: int | None = None
+    jobs: Sequence[SeriesJob],
+    config: TrainingConfig,
+    workers: int | None = None,
+    plans: Mapping[tuple[str, str], SeriesPlan] | None = None,
 ) -> list[DemandModel | SeriesFailure]:
-    """Every job's champion model, in the order of ``jobs``."""
+    """Every job's champion model, in the order of ``jobs``.
+
+    ``plans``: per (tenant, metric), what ``selection.plan_series`` decided. A series planned as
+    a refit keeps its selection's kind and intervals and is only refitted; every other one runs
+    the tournament. Either way the series lends its rows to the batch's final global model.
+    """
+    plans = plans or {}
+    refits = {
+        p: plan
+        for p, job in enumerate(jobs)
+        if (plan := plans.get((job.tenant_id, job.metric))) is not None and plan.mode == "refit"
+    }
+    selecting = [p for p in range(len(jobs)) if p not in refits]
+    reasons = {
+        p: plans[(j.tenant_id, j.metric)].reason
+        for p, j in enumerate(jobs)
+        if p not in refits and (j.tenant_id, j.metric) in plans
+    }
     runner = SeriesRunner(workers if workers is not None else worker_count(config, len(jobs)))
     threads = worker_count(config, 1 << 16)
     clock = time.perf_counter()
     try:
-        outcomes: list[Any] = runner.map(backtest_series, [(job, config) for job in jobs])
-        log.info("%d series backtested in %.1fs", len(jobs), time.perf_counter() - clock)
+        collect_backtests = runner.start(backtest_series, [(jobs[p], config) for p in selecting])
+        lend_calls = [(jobs[p], config) for p in refits]
+        collect_lent = (
+            runner.start(refit_inputs, lend_calls)
+            if GLOBAL in config.candidates
+            else _no_inputs(lend_calls)
+        )
+        outcomes: dict[int, Any] = dict(zip(selecting, collect_backtests(), strict=True))
+        lent: dict[int, Any] = dict(zip(refits, collect_lent(), strict=True))
+        log.info(
+            "%d series backtested, %d prepared for a refit in %.1fs",
+            len(selecting),
+            len(refits),
+            time.perf_counter() - clock,
+        )
         clock = time.perf_counter()
-        done = [o for o in outcomes if isinstance(o, SeriesBacktestResult)]
+        done = {p: o for p, o in outcomes.items() if isinstance(o, SeriesBacktestResult)}
         global_models: dict[int, Any] = {}
         global_error = ""
-        if GLOBAL in config.candidates and done:
-            inputs = [o.global_inputs for o in done if o.global_inputs is not None]
+        backtest_inputs = [o.global_inputs for o in done.values() if o.global_inputs is not None]
+        if GLOBAL in config.candidates and backtest_inputs:
             try:
                 for k in range(1, config.windows + 1):
                     global_models[k] = fit_global_model(
-                        inputs,
+                        backtest_inputs,
                         k,
                         config.horizon,
                         seed=config.seed,
@@ -237,12 +289,10 @@ def train_series(
                     )
             except Exception as exc:  # noqa: BLE001 - without a global model the others compete
                 global_models, global_error = {}, f"{type(exc).__name__}: {exc}"
-        log.info("global models fitted in %.1fs", time.perf_counter() - clock)
+            log.info("global backtest models fitted in %.1fs", time.perf_counter() - clock)
         clock = time.perf_counter()
         scored: dict[int, dict[str, Any]] = {}
-        for position, outcome in enumerate(outcomes):
-            if not isinstance(outcome, SeriesBacktestResult):
-                continue
+        for position, outcome in done.items():
             try:
                 if outcome.global_inputs is not None:
                     if global_models:
@@ -259,51 +309,82 @@ def train_series(
         # Each series' champion, its own few windows judged against what the batch's show.
         prior = batch_prior(scored.values())
         chosen = {p: (scores, choose_champion(scores, prior)) for p, scores in scored.items()}
+        # What each series' champion is: the tournament's winner, or the selection it keeps.
+        champions: dict[int, tuple[str, list[str], GlobalInputs | None, dict[str, Any]]] = {}
+        for p, (_, kind) in chosen.items():
+            bt = outcomes[p].bt
+            champions[p] = (
+                kind,
+                bt.members.get(kind, []),
+                outcomes[p].global_inputs,
+                bt.warm_starts,
+            )
+        for p, plan in refits.items():
+            if isinstance(lent[p], SeriesFailure):
+                continue
+            assert plan.kind is not None
+            champions[p] = (plan.kind, list(plan.members), lent[p], {})
         # The workers refit the per-series models while this process fits the final global model.
-        positions = list(chosen)
+        positions = list(champions)
         collect = runner.start(
             refit_local,
             [
-                (jobs[p], local_fits(chosen[p][1], outcomes[p].bt), config, outcomes[p].bt)
+                (jobs[p], local_fits(champions[p][0], champions[p][1]), config, champions[p][3])
                 for p in positions
             ],
         )
         final = None
-        if any(kind in (GLOBAL, ENSEMBLE) for _, kind in chosen.values()):
-            inputs = [o.global_inputs for o in done if o.global_inputs is not None]
+        if any(needs_global(kind, members) for kind, members, _, _ in champions.values()):
+            inputs = [*backtest_inputs, *(i for i in lent.values() if isinstance(i, GlobalInputs))]
             final = fit_global_model(inputs, 0, config.horizon, seed=config.seed, n_jobs=threads)
         forecasters: dict[int, Any] = {}
+        seconds: dict[int, float] = {}
         for position, refitted in zip(positions, collect(), strict=True):
-            kind = chosen[position][1]
-            forecasters[position] = (
-                refitted
-                if isinstance(refitted, SeriesFailure)
-                else _call(
-                    champion_forecaster,
-                    jobs[position],
-                    kind,
-                    outcomes[position],
-                    refitted,
-                    final,
-                    config,
-                )
+            if isinstance(refitted, SeriesFailure):
+                forecasters[position] = refitted
+                continue
+            kind, members, lent_inputs, _ = champions[position]
+            fitted, seconds[position] = refitted
+            forecasters[position] = _call(
+                champion_forecaster,
+                jobs[position],
+                kind,
+                members,
+                lent_inputs,
+                fitted,
+                final,
+                config,
             )
         log.info("champions refitted in %.1fs", time.perf_counter() - clock)
     finally:
         runner.close()
     models: list[DemandModel | SeriesFailure] = []
-    for position, outcome in enumerate(outcomes):
+    for position, job in enumerate(jobs):
         forecaster = forecasters.get(position)
-        if isinstance(outcome, SeriesFailure) and outcome.error.startswith("InsufficientHistory"):
-            models.append(_call(median_without_backtest, jobs[position], config, outcome.error))
-        elif isinstance(outcome, SeriesFailure):
-            models.append(outcome)
+        result: Any = outcomes.get(position, lent.get(position))
+        if isinstance(result, SeriesFailure) and result.error.startswith("InsufficientHistory"):
+            models.append(_call(median_without_backtest, job, config, result.error))
+        elif isinstance(result, SeriesFailure):
+            models.append(result)
         elif isinstance(forecaster, SeriesFailure) or forecaster is None:
             models.append(forecaster or SeriesFailure("no champion was fitted"))
+        elif position in refits:
+            models.append(
+                _call(refitted_model, job, refits[position], forecaster, seconds[position])
+            )
         else:
             scores, champion = chosen[position]
             models.append(
-                finish_series(jobs[position], outcome, forecaster, scores, champion, config, prior)
+                finish_series(
+                    job,
+                    result,
+                    forecaster,
+                    scores,
+                    champion,
+                    config,
+                    prior,
+                    reasons.get(position, ""),
+                )
             )
     return models
 

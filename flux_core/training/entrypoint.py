@@ -33,7 +33,8 @@ import pandas as pd
 from flux_core.training.batch import SeriesFailure, apply_worker_settings, train_series
 from flux_core.training.candidates import CANDIDATES
 from flux_core.training.drivers import Drivers
-from flux_core.training.job_files import DRIVERS_FILE, RESULTS_FILE
+from flux_core.training.job_files import DRIVERS_FILE, PLANS_FILE, RESULTS_FILE
+from flux_core.training.selection import SeriesPlan
 from flux_core.training.train import SeriesJob, TrainingConfig
 
 CHECKPOINT_RESULTS = "results.jsonl"  # one line per finished series, written after its model
@@ -125,6 +126,18 @@ def read_drivers(directory: Path) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.exists() else None
 
 
+def read_plans(directory: Path) -> dict[tuple[str, str], SeriesPlan]:
+    """The channel's plans (``PLANS_FILE``): a list of ``SeriesPlan`` with tenant and metric.
+    Without it every series runs the tournament."""
+    path = directory / PLANS_FILE
+    if not path.exists():
+        return {}
+    return {
+        (str(raw["tenant_id"]), str(raw["metric"])): SeriesPlan.from_dict(raw)
+        for raw in json.loads(path.read_text())
+    }
+
+
 def tenant_drivers(drivers: pd.DataFrame | None) -> dict[str, Drivers]:
     """Per tenant: its bookings, and its event and promotion days (closures are apart)."""
     if drivers is None or drivers.empty:
@@ -200,6 +213,7 @@ def outcome_entry(job: SeriesJob, outcome: Any, model_dir: Path) -> dict[str, An
             entry |= {
                 "status": "succeeded",
                 "champion": outcome.kind,
+                "mode": outcome.backtest.get("selection", {}).get("mode", "select"),
                 "country": job.country,
                 "model_path": str(path.relative_to(model_dir)),
                 "last_observed_date": outcome.last_observed_date.date().isoformat(),
@@ -262,6 +276,7 @@ def train_batch(
     checkpoints: Path | None = None,
     chunk: int = CHECKPOINT_SERIES,
     drivers: pd.DataFrame | None = None,
+    plans: Mapping[tuple[str, str], SeriesPlan] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every tenant-metric of ``data`` (one global model per chunk); save each champion.
     ``drivers``: the tenants' bookings and told days (``fct_demand_drivers``), if any.
@@ -279,7 +294,7 @@ def train_batch(
         part = remaining[first : first + max(1, chunk)]
         entries = [
             outcome_entry(job, outcome, model_dir)
-            for job, outcome in zip(part, train_series(part, config), strict=True)
+            for job, outcome in zip(part, train_series(part, config, plans=plans), strict=True)
         ]
         if checkpoints is not None:
             _checkpoint(checkpoints, entries, model_dir)
@@ -323,6 +338,7 @@ def main(env: Mapping[str, str] = os.environ) -> int:
             checkpoints,
             int(chunk or CHECKPOINT_SERIES),
             read_drivers(paths["train"]),
+            read_plans(paths["train"]),
         )
         document = json.dumps({"config": _json_safe(vars(config)), "results": results}, indent=1)
         (paths["model"] / RESULTS_FILE).write_text(document)

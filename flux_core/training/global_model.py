@@ -55,11 +55,12 @@ def global_inputs(
     series: pd.Series,
     place: str,
     horizon: int,
-    bt: SeriesBacktest,
+    bt: SeriesBacktest | None,
     steps: Sequence[int],
     state: OriginState | None = None,
 ) -> GlobalInputs:
-    """``state``: the series' features (``origin_state(series, place, horizon)``), if at hand."""
+    """``state``: the series' features (``origin_state(series, place, horizon)``), if at hand.
+    Without ``bt`` (a refit: no backtest), only what the final model needs."""
     if state is None:
         state = origin_state(series, place, horizon)
     end = int(np.flatnonzero(~np.isnan(state.values)).max())
@@ -67,10 +68,11 @@ def global_inputs(
     for k in steps:
         cutoff = series.iloc[: max(end - horizon * k + 1, 0)]
         closed[k] = closed_weekdays(cutoff) if cutoff.notna().any() else frozenset()
-    for window, window_closed in zip(bt.windows, bt.closed, strict=True):
+    windows = bt.windows if bt is not None else []
+    for window, window_closed in zip(windows, bt.closed if bt is not None else [], strict=True):
         closed[window.steps_back] = window_closed
     forecast_rows = {0: examples(state, np.array([end]), horizon)}
-    for window in bt.windows:
+    for window in windows:
         forecast_rows[window.steps_back] = examples(
             state, np.array([end - horizon * window.steps_back]), horizon
         )

@@ -9,3 +9,5 @@ TRAIN_FILE = "features.parquet"
 # Beside the features in the train channel: bookings and told days (fct_demand_drivers).
 DRIVERS_FILE = "drivers.parquet"
 RESULTS_FILE = "results.json"
+# Beside them: per series, the refit or the tournament tonight (``selection.SeriesPlan``), as JSON.
+PLANS_FILE = "plans.json"

@@ -147,6 +147,10 @@ def _params(result: dict[str, Any]) -> list[Param]:
         "seed": backtest.get("seed"),
         "closed_weekdays": ",".join(map(str, backtest.get("closed_weekdays", []))),
         "last_observed_date": result.get("last_observed_date"),
+        # A refit keeps the selection of an earlier version: which, and why it was not reselected.
+        "selection_mode": (backtest.get("selection") or {}).get("mode", "select"),
+        "selection_reason": (backtest.get("selection") or {}).get("reason", ""),
+        "selected_version": (backtest.get("selection") or {}).get("selected_version"),
     }
     return [Param(key, str(value)) for key, value in values.items()]
 
@@ -203,7 +207,11 @@ class ModelRegistry:
         with mlflow.start_run(
             experiment_id=self._experiment_id,
             run_name=f"{tenant_id}-{metric}",
-            tags={"tenant_id": tenant_id, "metric": metric},
+            tags={
+                "tenant_id": tenant_id,
+                "metric": metric,
+                "selection": (backtest.get("selection") or {}).get("mode", "select"),
+            },
         ) as run:
             run_id = run.info.run_id
             self.client.log_batch(run_id, params=_params(result))

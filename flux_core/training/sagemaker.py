@@ -24,7 +24,7 @@ import re
 import secrets
 import tarfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +44,7 @@ from flux_core.training.backends import (
     sagemaker_layout,
     write_job_inputs,
 )
-from flux_core.training.job_files import DRIVERS_FILE, ENTRYPOINT_MODULE, TRAIN_FILE
+from flux_core.training.job_files import DRIVERS_FILE, ENTRYPOINT_MODULE, PLANS_FILE, TRAIN_FILE
 
 log = logging.getLogger("flux.training.sagemaker")
 
@@ -162,10 +162,11 @@ class SageMakerTrainingBackend:
         job_name: str,
         workdir: Path,
         drivers: pd.DataFrame | None = None,
+        plans: Sequence[Mapping[str, Any]] = (),
     ) -> TrainingResult:
         started = self.clock()
         name = self.submit(
-            data, hyperparameters, job_name=job_name, workdir=workdir, drivers=drivers
+            data, hyperparameters, job_name=job_name, workdir=workdir, drivers=drivers, plans=plans
         )
         description = self.wait(name, deadline=started + self.deadline_seconds)
         return self.collect(description, workdir, seconds=self.clock() - started)
@@ -234,11 +235,13 @@ class SageMakerTrainingBackend:
         job_name: str,
         workdir: Path,
         drivers: pd.DataFrame | None = None,
+        plans: Sequence[Mapping[str, Any]] = (),
     ) -> str:
         """Upload the channel and create the job; returns SageMaker's job name."""
         name = training_job_name(job_name, datetime.now(UTC), secrets.token_hex(2))
-        layout = write_job_inputs(workdir, data, hyperparameters, drivers)
-        for file in (TRAIN_FILE, DRIVERS_FILE):  # the channel is the prefix: both files reach it
+        layout = write_job_inputs(workdir, data, hyperparameters, drivers, plans)
+        # The channel is the prefix: every file uploaded under it reaches the job.
+        for file in (TRAIN_FILE, DRIVERS_FILE, PLANS_FILE):
             if (layout["train"] / file).exists():
                 self.s3.upload_file(
                     str(layout["train"] / file),

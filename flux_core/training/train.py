@@ -47,6 +47,7 @@ from flux_core.training.direct_features import LOOKBACK_DAYS, origin_state
 from flux_core.training.drivers import Drivers
 from flux_core.training.global_model import GlobalInputs, global_inputs
 from flux_core.training.model import DemandModel
+from flux_core.training.selection import SeriesPlan, history_digest
 from flux_core.training.series import (
     closed_weekdays,
     closure_runs,
@@ -119,6 +120,14 @@ def backtest_series(job: SeriesJob, config: TrainingConfig) -> SeriesBacktestRes
     return SeriesBacktestResult(bt, inputs, time.perf_counter() - started)
 
 
+def refit_inputs(job: SeriesJob, config: TrainingConfig) -> GlobalInputs:
+    """What a series whose champion is refitted (no backtest) lends the batch's final global
+    model: the global model learns from every series of the batch, refitted or reselected."""
+    series = job.series()
+    state = origin_state(series, job.place, config.horizon, job.drivers)
+    return global_inputs(series, job.place, config.horizon, None, (), state)
+
+
 def refit_champion(
     job: SeriesJob, kind: str, config: TrainingConfig, init: dict[str, Any] | None = None
 ) -> Forecaster:
@@ -151,6 +160,8 @@ def backtest_summary(
     config: TrainingConfig,
     seconds: float,
     prior: Mapping[str, float] | None = None,
+    members: Sequence[str] = (),
+    reason: str = "",
 ) -> dict[str, Any]:
     """What is stored with the version (MLflow, flux.model_versions.backtest) and shown in Dagster."""
     order = [s.kind for s in ranked(scores)]
@@ -186,7 +197,17 @@ def backtest_summary(
         "observed_days": int(series.notna().sum()),
         "seed": config.seed,
         "seconds": round(seconds, 3),
+        "members": list(members),
+        "selection": {"mode": "select", "reason": reason},
+        "history": history_record(series),
     }
+
+
+def history_record(series: pd.Series) -> dict[str, str]:
+    """The history a version saw: its last observed day and a digest of the days through it
+    (``selection.plan_series`` reselects when those days change)."""
+    through = last_observed(series)
+    return {"through": through.date().isoformat(), "digest": history_digest(series, through)}
 
 
 def finish_series(
@@ -197,6 +218,7 @@ def finish_series(
     champion: str,
     config: TrainingConfig,
     prior: Mapping[str, float] | None = None,
+    reason: str = "",
 ) -> DemandModel:
     series = job.series()
     score = scores[champion]
@@ -211,8 +233,51 @@ def finish_series(
         log_q90=score.log_q90,
         last_observed_date=last_observed(series),
         backtest=backtest_summary(
-            job, series, result.bt, scores, champion, config, result.seconds, prior
+            job,
+            series,
+            result.bt,
+            scores,
+            champion,
+            config,
+            result.seconds,
+            prior,
+            result.bt.members.get(champion, ()),
+            reason,
         ),
+    )
+
+
+def refitted_model(
+    job: SeriesJob, plan: SeriesPlan, forecaster: Forecaster, seconds: float
+) -> DemandModel:
+    """The selection's champion refitted on the latest history: its kind and intervals kept, its
+    backtest carried with what this refit saw and which selection it came from."""
+    assert plan.kind is not None
+    series = job.series()
+    backtest = {
+        **plan.backtest,
+        "selection": {
+            "mode": "refit",
+            "reason": plan.reason,
+            "selected_version": plan.selected_version,
+            "selected_at": plan.selected_at,
+        },
+        "history": history_record(series),
+        "observed_days": int(series.notna().sum()),
+        "closed_weekdays": sorted(closed_weekdays(series)),
+        "seconds": round(seconds, 3),
+    }
+    return DemandModel(
+        tenant_id=job.tenant_id,
+        metric=job.metric,
+        kind=plan.kind,
+        country=job.country,
+        forecaster=forecaster,
+        closed=closed_weekdays(series),
+        log_q10=plan.log_q10,
+        log_q90=plan.log_q90,
+        last_observed_date=last_observed(series),
+        backtest=backtest,
     )
 
 
@@ -267,5 +332,8 @@ def median_without_backtest(job: SeriesJob, config: TrainingConfig, reason: str)
             "observed_days": observed,
             "seed": config.seed,
             "seconds": 0.0,
+            "members": [],
+            "selection": {"mode": "select", "reason": reason},
+            "history": history_record(series),
         },
     )

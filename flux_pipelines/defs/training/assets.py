@@ -1,7 +1,9 @@
 """``demand_models``: every tenant-metric of the run trained in ONE backend job, then registered."""
 
+import datetime as dt
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -10,6 +12,7 @@ import dagster as dg
 
 from flux_core.training.features import read_drivers_frame, read_training_frame
 from flux_core.training.freshness import tenants_to_work_on
+from flux_core.training.planning import BatchPlan, plan_batch
 from flux_core.training.registry import ModelRegistry
 from flux_pipelines.defs.batches import (
     TENANTS_CURRENT,
@@ -31,6 +34,8 @@ def _summary(result: dict[str, Any], version: int) -> dict[str, Any]:
     backtest = result["backtest"]
     return {
         "champion": result["champion"],
+        "mode": result.get("mode", "select"),
+        "reason": (backtest.get("selection") or {}).get("reason", ""),
         "challenger": backtest.get("challenger"),
         "version": version,
         **{name: _rounded(value) for name, value in backtest.get("accuracy", {}).items()},
@@ -48,6 +53,7 @@ def partition_metadata(metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for metric, s in sorted(metrics.items()):
         out[f"{metric}/champion"] = f"{s['champion']} v{s['version']}"
+        out[f"{metric}/mode"] = f"{s['mode']}: {s['reason']}" if s["reason"] else s["mode"]
         out[f"{metric}/challenger"] = str(s.get("challenger"))
         for name, value in s.items():
             if isinstance(value, int | float) and name not in ("version", "seconds"):
@@ -85,10 +91,12 @@ def accuracy_table(trained: dict[str, dict[str, Any]]) -> str:
     deps=[dg.AssetKey("features_daily"), dg.AssetKey("fct_demand_drivers")],
     group_name="training",
     kinds={"python", "mlflow", "xgboost"},
-    description="Per tenant and metric: seasonal naive, weekday median, Prophet, XGBoost and one "
-    "global XGBoost across the run's tenants, backtested on the same rolling-origin windows (WAPE, "
-    "MASE, RMSLE, bias, P10-P90 coverage); the most accurate one that beats the baseline (else the "
-    "baseline) is registered in MLflow as @champion and recorded in flux.model_versions.",
+    description="Per tenant and metric, its champion refitted on the latest data, or reselected "
+    "when there is a reason (no champion, corrected days, live accuracy worse than promised, a "
+    "week old): seasonal naive, weekday median, Prophet, XGBoost and one global XGBoost across "
+    "the run's tenants, backtested on the same rolling-origin windows (WAPE, MASE, RMSLE, bias, "
+    "P10-P90 coverage); the most accurate one that beats the baseline (else the baseline) is "
+    "registered in MLflow as @champion and recorded in flux.model_versions.",
 )
 def demand_models(
     context: dg.AssetExecutionContext,
@@ -105,15 +113,27 @@ def demand_models(
     with engine.connect() as conn:
         data = read_training_frame(conn, [UUID(t) for t in tenants])
         drivers = read_drivers_frame(conn, [UUID(t) for t in tenants])
+        plan = (
+            plan_batch(conn, data, drivers, dt.datetime.now(dt.UTC).date())
+            if not data.empty
+            else BatchPlan({})
+        )
     present = set(data["tenant_id"])
     # A tenant with no sales yet has nothing to train on: not a failure, and not worth a retry
     # (its first upload starts a run of its own).
     without_data = sorted(t for t in tenants if t not in present)
     if without_data:
         context.log.info(f"{len(without_data)} tenant(s) without rows in features_daily, skipped")
+    kept = plan.of("keep")
+    reselected = {f"{t} {m}": p.reason for (t, m), p in sorted(plan.of("select").items())}
+    context.log.info(
+        f"{len(plan.of('refit'))} series to refit, {len(reselected)} to reselect, {len(kept)} "
+        f"kept (no new day); reselected because: {dict(Counter(reselected.values()))}"
+    )
+    train_data = plan.training_frame(data)
     failed: dict[str, dict[str, str]] = {}
     trained: dict[str, dict[str, Any]] = defaultdict(dict)
-    if not data.empty:
+    if not train_data.empty:
         hyperparameters = {
             "horizon": settings.forecast_horizon_days,
             "backtest_windows": settings.backtest_windows,
@@ -122,24 +142,36 @@ def demand_models(
         }
         with tempfile.TemporaryDirectory(prefix="flux-training-") as workdir:
             job = training_backend.backend().train(
-                data,
+                train_data,
                 hyperparameters,
                 job_name=f"flux-demand-{context.run_id[:8]}",
                 workdir=Path(workdir),
                 drivers=drivers,
+                plans=plan.to_train(),
             )
             context.log.info(f"training job {job.job_name}: {job.seconds:.1f}s\n{job.log_tail}")
             registry = ModelRegistry(settings)
-            for result in job.results:
-                tenant, metric = result["tenant_id"], result["metric"]
+
+            def register(result: dict[str, Any]) -> tuple[dict[str, Any], Any]:
                 try:
                     if result["status"] != "succeeded":
                         raise RuntimeError(result.get("error", "training failed"))
-                    registered = registry.register(engine, result, job.model_path(result))
-                    trained[tenant][metric] = _summary(result, registered.version)
+                    return result, registry.register(engine, result, job.model_path(result))
                 except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the batch
-                    failed.setdefault(tenant, {})[metric] = f"{type(exc).__name__}: {exc}"
-                    context.log.error(f"{tenant} {metric}: {failed[tenant][metric]}")
+                    return result, exc
+
+            # MLflow's calls are round trips to its store, so threads overlap them (runs are
+            # thread-local in MLflow 3): see docs/benchmarks.md for the figures.
+            with ThreadPoolExecutor(settings.mlflow_register_threads) as pool:
+                for result, registered in pool.map(register, job.results):
+                    tenant, metric = result["tenant_id"], result["metric"]
+                    if isinstance(registered, Exception):
+                        failed.setdefault(tenant, {})[metric] = (
+                            f"{type(registered).__name__}: {registered}"
+                        )
+                        context.log.error(f"{tenant} {metric}: {failed[tenant][metric]}")
+                    else:
+                        trained[tenant][metric] = _summary(result, registered.version)
     if failed and not trained:
         raise dg.Failure(f"every tenant of the run failed to train: {failed}")
     if trained:
@@ -153,6 +185,14 @@ def demand_models(
         metadata={
             "tenants": len(context.partition_keys),
             "tenants_trained": len(trained),
+            "series_refitted": sum(
+                s["mode"] == "refit" for metrics in trained.values() for s in metrics.values()
+            ),
+            "series_reselected": sum(
+                s["mode"] == "select" for metrics in trained.values() for s in metrics.values()
+            ),
+            "series_kept": len(kept),
+            "reselected": dg.MetadataValue.json(reselected),
             TENANTS_CURRENT: dg.MetadataValue.json(current),
             TENANTS_FAILED: dg.MetadataValue.json(failed),
             TENANTS_WITHOUT_DATA: dg.MetadataValue.json(without_data),

@@ -11,6 +11,7 @@ COPY flux_pipelines ./flux_pipelines
 COPY flux_api ./flux_api
 COPY dbt_project ./dbt_project
 COPY dagster.yaml workspace.yaml ./
+COPY infra/dagster ./infra/dagster
 RUN uv sync --frozen --no-dev \
  && python -c "from flux_pipelines.defs.features.project import flux_dbt_project; flux_dbt_project()"
 # SageMaker runs the training entrypoint (script mode: /opt/ml/input, /opt/ml/model).

@@ -9,7 +9,8 @@ export DAGSTER_HOME ?= $(CURDIR)/.flux/dagster
 export NEXT_TELEMETRY_DISABLED := 1
 
 .PHONY: install db run test lint format typecheck unit ui api web mlflow stop bench clean \
-	web-install web-build web-client web-client-check web-unit e2e chromium fuzz dbt-docs
+	web-install web-build web-client web-client-check web-unit e2e chromium fuzz dbt-docs \
+	checkov
 
 .tools/uv/bin/uv:
 	$(PYTHON) -m venv .tools/uv
@@ -97,7 +98,17 @@ web-unit: web-install
 e2e: install web-build chromium
 	$(WEB)/e2e/run-stack.sh
 
-test: lint typecheck web-client-check unit web-unit e2e
+# checkov (PyPI) on infra/: every check passes or is skipped with its reason beside it. Its own
+# virtualenv: its pinned dependencies (boto3, networkx, ...) would fight the project's lock.
+CHECKOV := .tools/checkov/bin/checkov
+$(CHECKOV):
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/pip install --quiet 'checkov==3.3.30'
+
+checkov: $(CHECKOV)
+	$(CHECKOV) -d infra --framework terraform --compact --quiet --skip-download
+
+test: lint typecheck checkov web-client-check unit web-unit e2e
 
 # The parsers' fuzzer for longer than make test gives it (20,000 cases a property, new each run);
 # every crash it finds becomes a file of tests/files and an entry of test_parsing_catalog.py.

@@ -1,5 +1,7 @@
-# One image, three services. The image is the repository at /app (WORKDIR), so dagster.yaml and
-# workspace.yaml are there and DAGSTER_HOME=/app picks up the instance config.
+# One image, three services and the task each Dagster run gets. The image is the repository at /app
+# (WORKDIR): workspace.yaml is there, and DAGSTER_HOME=/app/infra/dagster picks up the production
+# instance config, whose run launcher (dagster-aws's EcsRunLauncher) starts every run in a task of
+# its own from the "run" task definition, in the daemon's cluster, subnets and security groups.
 locals {
   image = "${aws_ecr_repository.flux.repository_url}:${var.image_tag}"
 
@@ -18,15 +20,26 @@ locals {
       memory        = 2048
       desired_count = 1
     }
-    # Runs are launched in the daemon's task (Dagster's default run launcher): it gets the room.
+    # Runs go to tasks of their own: the daemon only evaluates sensors and schedules.
     daemon = {
       command       = ["dagster-daemon", "run", "-w", "workspace.yaml"]
       port          = null
-      cpu           = 2048
-      memory        = 8192
+      cpu           = 512
+      memory        = 2048
       desired_count = 1
     }
   }
+
+  # A run's task: a batch of 100 tenants trains on its 2 vCPUs (the launcher sets its command).
+  tasks = merge(local.services, {
+    run = {
+      command       = []
+      port          = null
+      cpu           = 2048
+      memory        = 8192
+      desired_count = 0
+    }
+  })
 
   flux_environment = {
     FLUX_ENVIRONMENT         = "production"
@@ -35,8 +48,11 @@ locals {
     FLUX_SAGEMAKER_ROLE_ARN  = aws_iam_role.sagemaker.arn
     FLUX_SAGEMAKER_IMAGE_URI = local.image
     FLUX_SAGEMAKER_S3_URL    = "s3://${aws_s3_bucket.flux["artifacts"].bucket}/sagemaker"
-    DAGSTER_HOME             = "/app"
-    FLUX_DAGSTER_MAX_CONCURRENT_RUNS = "4"
+    DAGSTER_HOME             = "/app/infra/dagster"
+    # The family, not the resource: the run task's own environment holds this name.
+    FLUX_DAGSTER_RUN_TASK_DEFINITION = "${local.name}-run"
+    # Each run in its own task: more machines, not more processes on one.
+    FLUX_DAGSTER_MAX_CONCURRENT_RUNS = tostring(var.max_concurrent_runs)
     AWS_DEFAULT_REGION       = var.region
   }
 
@@ -77,10 +93,11 @@ resource "aws_ecr_lifecycle_policy" "flux" {
 }
 
 resource "aws_cloudwatch_log_group" "flux" {
-  for_each = local.services
+  for_each = local.tasks
 
   name              = "/flux/${var.environment}/${each.key}"
   retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.flux.arn
 }
 
 resource "aws_ecs_cluster" "flux" {
@@ -93,7 +110,7 @@ resource "aws_ecs_cluster" "flux" {
 }
 
 resource "aws_ecs_task_definition" "flux" {
-  for_each = local.services
+  for_each = local.tasks
 
   family                   = "${local.name}-${each.key}"
   requires_compatibilities = ["FARGATE"]
@@ -172,6 +189,9 @@ resource "aws_lb" "api" {
   subnets                    = var.public_subnet_ids
   security_groups            = [aws_security_group.alb.id]
   drop_invalid_header_fields = true
+  enable_deletion_protection = var.deletion_protection
+  # checkov:skip=CKV_AWS_91: the API logs every request itself (flux_api/logs.py: tenant, route, status, time); ALB logs would repeat them
+  # checkov:skip=CKV2_AWS_28: a WAF is the account's choice; its managed rules need tuning to an API of JSON and CSV uploads
 }
 
 resource "aws_lb_target_group" "api" {

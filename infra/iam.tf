@@ -156,6 +156,37 @@ data "aws_iam_policy_document" "task" {
     resources = ["arn:${local.partition}:sagemaker:${var.region}:${local.account_id}:training-job/flux-*"]
   }
 
+  # dagster-aws's EcsRunLauncher, from the daemon and the webserver: a task per run.
+  statement {
+    sid       = "LaunchRunTasks"
+    actions   = ["ecs:RunTask"]
+    resources = ["arn:${local.partition}:ecs:${var.region}:${local.account_id}:task-definition/${local.name}-run:*"]
+  }
+
+  statement {
+    sid     = "WatchRunTasks"
+    actions = ["ecs:DescribeTasks", "ecs:StopTask", "ecs:TagResource"]
+    resources = ["arn:${local.partition}:ecs:${var.region}:${local.account_id}:task/${local.name}/*"]
+  }
+
+  statement {
+    sid = "ReadTaskConfiguration"
+    # These ECS and EC2 reads take no resource-level permission.
+    actions   = ["ecs:DescribeTaskDefinition", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "PassTheRunTaskRoles"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.task.arn, aws_iam_role.execution.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
   statement {
     sid       = "PassOnlyTheSageMakerRole"
     actions   = ["iam:PassRole"]
@@ -192,6 +223,12 @@ data "aws_iam_policy_document" "execution_secrets" {
       aws_secretsmanager_secret.database.arn,
       aws_secretsmanager_secret.token_secret.arn,
     ]
+  }
+
+  statement {
+    sid       = "DecryptTheSecrets"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.flux.arn]
   }
 }
 

@@ -33,6 +33,7 @@ resource "aws_vpc_security_group_ingress_rule" "alb_http" {
 
   security_group_id = aws_security_group.alb.id
   description       = "HTTP, redirected to HTTPS"
+  # checkov:skip=CKV_AWS_260: port 80 only answers with a redirect to HTTPS (aws_lb_listener.http)
   ip_protocol       = "tcp"
   from_port         = 80
   to_port           = 80

@@ -93,5 +93,11 @@ variable "api_desired_count" {
 variable "log_retention_days" {
   description = "How long CloudWatch keeps service and training logs."
   type        = number
-  default     = 30
+  default     = 365
+}
+
+variable "max_concurrent_runs" {
+  description = "Dagster runs at once, each in its own ECS task of 2 vCPUs (100 tenants a run)"
+  type        = number
+  default     = 10
 }

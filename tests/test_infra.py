@@ -288,7 +288,9 @@ def test_sagemaker_role_is_least_privilege(tf: Terraform) -> None:
     assert len({training, model, checkpoints}) == 3
 
 
-def test_pass_role_names_only_the_sagemaker_role(tf: Terraform) -> None:
+def test_pass_role_names_only_the_roles_each_service_needs(tf: Terraform) -> None:
+    """The SageMaker role, to SageMaker only; the ECS task roles, to ECS only (the run
+    launcher's tasks): each PassRole names its roles and the one service they may go to."""
     pass_role = [
         statement
         for document in tf.policy_documents()
@@ -299,9 +301,19 @@ def test_pass_role_names_only_the_sagemaker_role(tf: Terraform) -> None:
         )
     ]
     assert pass_role, "nothing may pass the SageMaker role: training jobs could not start"
+    allowed = {
+        ("${aws_iam_role.sagemaker.arn}",): "sagemaker.amazonaws.com",
+        ("${aws_iam_role.task.arn}", "${aws_iam_role.execution.arn}"): "ecs-tasks.amazonaws.com",
+    }
+    passed = {}
     for statement in pass_role:
         assert statement["actions"] == ["iam:PassRole"]
-        assert statement["resources"] == ["${aws_iam_role.sagemaker.arn}"]
+        roles = tuple(statement["resources"])
+        assert roles in allowed, f"PassRole on {roles}"
+        [condition] = _as_list(statement["condition"])
+        assert condition["variable"] == "iam:PassedToService"
+        passed[roles] = condition["values"]
+    assert passed == {roles: [service] for roles, service in allowed.items()}
 
     task_statements = [s for d in _role_policies(tf, "task") for s in _statements(d)]
     actions = {a for s in task_statements for a in s["actions"]}
@@ -324,8 +336,11 @@ def test_ecs_tasks_run_flux_in_production(tf: Terraform) -> None:
         assert definition["requires_compatibilities"] == ["FARGATE"]
         assert definition["task_role_arn"] == "${aws_iam_role.task.arn}"
         if "for_each" in definition:
-            assert definition["for_each"] == "${local.services}"
+            assert definition["for_each"] == "${local.tasks}"
             assert set(tf.locals["services"]) == SERVICES
+            # The services' task definitions, and each Dagster run's (the EcsRunLauncher of
+            # infra/dagster/dagster.yaml starts it; the launcher sets its command).
+            assert tf.locals["tasks"].startswith("${merge(local.services, {run = {")
 
     environment, secrets = tf.locals["flux_environment"], tf.locals["flux_secrets"]
     assert environment["FLUX_ENVIRONMENT"] == "production"

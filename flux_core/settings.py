@@ -46,6 +46,12 @@ class SageMakerSettings(BaseModel):
         description="spot: runtime plus time waiting for capacity; unset: twice the runtime",
     )
     spot: bool = Field(default=True, description="managed spot training (with checkpoints)")
+    parallel_jobs: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="jobs a batch is split into (by tenant), all started at once",
+    )
     region: str | None = Field(default=None, description="unset: boto3's (AWS_DEFAULT_REGION)")
     endpoint_url: str | None = Field(
         default=None,

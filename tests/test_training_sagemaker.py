@@ -43,6 +43,7 @@ from flux_core.training.sagemaker import (
     SageMakerTrainingBackend,
     TrainingJobTimeout,
     split_s3_url,
+    tenant_shares,
     training_job_name,
 )
 from flux_pipelines.defs.training.resources import TrainingBackendResource
@@ -458,3 +459,68 @@ def test_the_resource_picks_the_backend_from_the_environment(
     monkeypatch.setenv("FLUX_TRAINING_BACKEND", "kubernetes")
     with pytest.raises(ValueError, match="kubernetes"):
         TrainingBackendResource().backend()
+
+
+class FailsOneJob(PlaysSageMaker):
+    """Plays SageMaker, but the job named with ``doomed`` fails (its instance died)."""
+
+    doomed = "-1-"
+
+    def run(self, name: str) -> None:
+        if self.doomed in name:
+            job = moto_job(name)
+            job.training_job_status, job.secondary_status = "Failed", "Failed"
+            job.failure_reason = "InternalServerError: the instance died"  # type: ignore[attr-defined]
+            return
+        super().run(name)
+
+
+@pytest.mark.usefixtures("jobs_start_in_progress")
+def test_a_batch_split_into_jobs_started_at_once_and_one_failing_alone(
+    sagemaker_settings: SageMakerSettings,
+    moto_endpoint: str,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    data = pd.concat(
+        [
+            features_frame(tenant, metric, synthetic_series(60, seed=i))
+            for i, tenant in enumerate(ids)
+            for metric in ("sales", "covers")
+        ],
+        ignore_index=True,
+    )
+    tenants = sorted(data["tenant_id"].unique())
+    settings = sagemaker_settings.model_copy(update={"parallel_jobs": 2})
+    sagemaker = FailsOneJob(moto_endpoint, clock, tmp_path / "instance", "Completed")
+    base = f"split-{uuid.uuid4().hex[:6]}"
+    job = backend_for(settings, sagemaker, clock).train(
+        data, HYPERPARAMETERS, job_name=base, workdir=tmp_path / "work"
+    )
+
+    listed = client("sagemaker", moto_endpoint).list_training_jobs(NameContains=base)
+    names = sorted(j["TrainingJobName"] for j in listed["TrainingJobSummaries"])
+    assert len(names) == 2 and sorted(job.job_name.split(",")) == names
+    # Both were created before the first was waited on: one poll delay ran both.
+    assert sagemaker.delays[:2] == [20.0, 30.0] and job.seconds == 50.0
+    by_series = {(r["tenant_id"], r["metric"]): r for r in job.results}
+    assert set(by_series) == {(t, m) for t in tenants for m in ("sales", "covers")}
+    # Two tenants a job, each with both its metrics; the failed job's are failed, nothing else.
+    failed = {t for (t, _), r in by_series.items() if r["status"] == "failed"}
+    assert failed == set(tenants[2:])
+    assert all("the instance died" in by_series[(t, "sales")]["error"] for t in failed)
+    for tenant in tenants[:2]:
+        model = load_demand_model(job.model_path(by_series[(tenant, "covers")]))
+        assert (model.tenant_id, model.metric) == (tenant, "covers")
+
+
+def test_shares_keep_a_tenants_metrics_together_and_are_near_equal() -> None:
+    data = pd.DataFrame(
+        {"tenant_id": [f"t{i // 2}" for i in range(14)], "metric": ["sales", "covers"] * 7}
+    )
+    shares = tenant_shares(data, 3)
+    assert [len(s) for s in shares] == [3, 2, 2]
+    assert set().union(*shares) == {f"t{i}" for i in range(7)}
+    assert tenant_shares(data, 50) == [{f"t{i}"} for i in range(7)]
+    assert tenant_shares(data, 1) == [{f"t{i}" for i in range(7)}]

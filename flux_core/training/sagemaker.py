@@ -1,4 +1,5 @@
-"""The SageMaker ``TrainingBackend``: the same script-mode entrypoint, run as ONE training job per batch.
+"""The SageMaker ``TrainingBackend``: the same script-mode entrypoint, run as ONE training job per batch
+(or per share of its tenants, ``FLUX_SAGEMAKER_PARALLEL_JOBS``, all started at once).
 
 ``train`` = ``submit`` + ``wait`` + ``collect``:
 
@@ -116,6 +117,33 @@ def _extract(archive: Path, target: Path) -> None:
         tar.extractall(target, filter="data")
 
 
+def tenant_shares(data: pd.DataFrame, parts: int) -> list[set[str]]:
+    """The batch's tenants in up to ``parts`` shares of near-equal size (a tenant's metrics stay
+    together: its series share drivers, and the global model sees whole restaurants)."""
+    tenants = sorted(set(data["tenant_id"].astype(str)))
+    parts = max(1, min(parts, len(tenants)))
+    size, extra = divmod(len(tenants), parts)
+    shares, first = [], 0
+    for i in range(parts):
+        last = first + size + (1 if i < extra else 0)
+        shares.append(set(tenants[first:last]))
+        first = last
+    return shares
+
+
+def _of_tenants(frame: pd.DataFrame, tenants: set[str]) -> pd.DataFrame:
+    return frame[frame["tenant_id"].astype(str).isin(tenants)].reset_index(drop=True)
+
+
+def _failed_series(data: pd.DataFrame, error: str) -> list[dict[str, Any]]:
+    """A failed job's series, as the entrypoint reports a series that failed."""
+    pairs = data[["tenant_id", "metric"]].drop_duplicates().itertuples(index=False)
+    return [
+        {"tenant_id": str(t), "metric": str(m), "status": "failed", "error": error, "seconds": 0.0}
+        for t, m in pairs
+    ]
+
+
 class SageMakerTrainingBackend:
     """Runs the training entrypoint as one SageMaker training job per batch of tenants."""
 
@@ -163,6 +191,62 @@ class SageMakerTrainingBackend:
         workdir: Path,
         drivers: pd.DataFrame | None = None,
         plans: Sequence[Mapping[str, Any]] = (),
+    ) -> TrainingResult:
+        """One job per share of the batch's tenants (``parallel_jobs``), all started before any
+        is waited on; a share whose job fails fails its own series only."""
+        shares = tenant_shares(data, self.settings.parallel_jobs)
+        if len(shares) <= 1:
+            return self._train_one(data, hyperparameters, job_name, workdir, drivers, plans)
+        started = self.clock()
+        submitted = []
+        for i, tenants in enumerate(shares):
+            part = _of_tenants(data, tenants)
+            names = self.submit(
+                part,
+                hyperparameters,
+                job_name=f"{job_name}-{i}",
+                workdir=workdir / f"job-{i}",
+                drivers=None if drivers is None else _of_tenants(drivers, tenants),
+                plans=[p for p in plans if str(p["tenant_id"]) in tenants],
+            )
+            submitted.append((names, part))
+        deadline = started + self.deadline_seconds
+        results: list[dict[str, Any]] = []
+        tails, failed = [], 0
+        for i, (name, part) in enumerate(submitted):
+            try:
+                done = self.collect(
+                    self.wait(name, deadline), workdir / f"job-{i}", seconds=self.clock() - started
+                )
+            except TrainingJobFailed as exc:
+                tails.append(f"{name}: {exc}")
+                results.extend(_failed_series(part, str(exc)))
+                failed += 1
+                continue
+            tails.append(f"{name}:\n{done.log_tail}")
+            results.extend(
+                {**r, "model_path": str(done.model_path(r))} if r.get("model_path") else r
+                for r in done.results
+            )
+        if failed == len(submitted):
+            raise TrainingJobFailed("every job of the batch failed:\n" + "\n".join(tails))
+        return TrainingResult(
+            job_name=",".join(name for name, _ in submitted),
+            model_dir=workdir,
+            output_dir=workdir,
+            results=results,
+            seconds=self.clock() - started,
+            log_tail="\n".join(tails)[-4000:],
+        )
+
+    def _train_one(
+        self,
+        data: pd.DataFrame,
+        hyperparameters: Mapping[str, object],
+        job_name: str,
+        workdir: Path,
+        drivers: pd.DataFrame | None,
+        plans: Sequence[Mapping[str, Any]],
     ) -> TrainingResult:
         started = self.clock()
         name = self.submit(

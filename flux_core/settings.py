@@ -118,9 +118,6 @@ class FluxSettings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(
         default=None, description="unset: MLflow store in the project's PostgreSQL"
     )
-    mlflow_register_threads: int = Field(
-        default=8, ge=1, le=64, description="MLflow versions a training step registers at once"
-    )
     token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
     token_issuer: str = "flux"
     token_audience: str = "flux-api"

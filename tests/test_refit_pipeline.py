@@ -106,14 +106,18 @@ def test_a_new_day_refits_a_correction_reselects_and_no_day_keeps(
         assert champion.backtest["selection"]["selected_version"] == selected[metric].version
         assert champion.backtest["history"]["through"] == today.isoformat()
         assert champion.backtest["windows"] == selected[metric].backtest["windows"]
-    # MLflow's version says which selection it carries.
+    # MLflow's version says which selection it carries, and links to that selection's run
+    # (its backtest's params and metrics): a refit registers only its new model file.
     mlflow = MlflowClient(tracking_uri(settings))
-    version = mlflow.get_model_version(
-        registered_model_name(tenant, "sales"), str(refitted["sales"].version)
-    )
-    params = mlflow.get_run(version.run_id).data.params
-    assert params["selection_mode"] == "refit"
-    assert params["selected_version"] == str(selected["sales"].version)
+    name = registered_model_name(tenant, "sales")
+    version = mlflow.get_model_version(name, str(refitted["sales"].version))
+    selection = mlflow.get_model_version(name, str(selected["sales"].version))
+    assert version.tags["selection_mode"] == "refit"
+    assert version.tags["selected_version"] == str(selected["sales"].version)
+    assert version.run_id == selection.run_id == refitted["sales"].mlflow_run_id
+    assert version.source != selection.source
+    assert mlflow.get_model_version_by_alias(name, "champion").version == version.version
+    assert mlflow.get_model_version_by_alias(name, "challenger").version == selection.version
 
     # The forecast shown for today is kept beside today's actual, with its horizon.
     with pipeline_engine.connect() as conn:

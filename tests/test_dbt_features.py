@@ -6,11 +6,13 @@ import datetime as dt
 import json
 import math
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -29,7 +31,7 @@ from flux_pipelines.defs.batches import TenantBatch
 from flux_pipelines.defs.features.assets import flux_dbt_models
 from flux_pipelines.defs.features.definitions import resources as features_resources
 from flux_pipelines.defs.features.docs import generate_docs
-from flux_pipelines.defs.features.holidays import public_holidays
+from flux_pipelines.defs.features.holidays import CALENDAR_WRITE_LOCK, public_holidays
 from flux_pipelines.defs.features.project import flux_dbt_project
 from flux_pipelines.defs.resources import FluxDatabase
 from flux_pipelines.defs.tenants import TENANTS
@@ -522,3 +524,80 @@ def test_the_dbt_docs_site_documents_every_mart_column_and_its_lineage(
         frontier.extend(p for p in parents if p not in ancestors)
         ancestors.update(parents)
     assert any(a.startswith("source.flux.") for a in ancestors), ancestors
+
+
+VIEW_SWAP_LOCK = 1181312585  # macros/tenant_scope.sql: one_view_swap_at_a_time
+
+
+def test_two_builds_at_once_swap_the_staging_views_one_at_a_time(
+    built: Built, pipeline_engine: sa.Engine, settings: FluxSettings
+) -> None:
+    """Every tenant run re-creates the staging views through ``<view>__dbt_backup``, and two
+    runs at once collided on it. A build waits for the view-swap lock: held here, the build
+    waits on it (seen in pg_locks) and finishes once it is released."""
+    with pipeline_engine.begin() as conn:
+        tenant = _insert_tenant(conn, "US", _days(dt.date(2025, 3, 1), dt.date(2025, 3, 5), set()))
+    holder = get_engine("owner", settings).connect()
+    holder.execute(sa.select(sa.func.pg_advisory_lock(VIEW_SWAP_LOCK)))
+    outcome: dict[str, Any] = {}
+
+    def build() -> None:
+        with dg.instance_for_test() as instance:
+            instance.add_dynamic_partitions(TENANTS, [str(tenant)])
+            outcome["result"] = dg.materialize(
+                [flux_dbt_models],
+                resources=features_resources(),
+                instance=instance,
+                tags=TenantBatch(str(tenant), str(tenant)).tags(),
+            )
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    try:
+        _wait_for_advisory_lock(pipeline_engine, VIEW_SWAP_LOCK, worker)
+    finally:
+        holder.execute(sa.select(sa.func.pg_advisory_unlock(VIEW_SWAP_LOCK)))
+        holder.close()
+    worker.join(timeout=300)
+    assert outcome["result"].success
+    assert len(_observed(pipeline_engine, tenant)) == 5
+
+
+def test_two_runs_at_once_rewrite_the_holiday_calendar_one_after_the_other(
+    built: Built, pipeline_engine: sa.Engine, settings: FluxSettings
+) -> None:
+    """Two runs rewriting the calendar at once both deleted it, then both inserted the same
+    days, and the second failed on the key: a rewrite waits for the other's lock."""
+    holder = get_engine("owner", settings).connect()
+    holder.execute(sa.select(sa.func.pg_advisory_lock(CALENDAR_WRITE_LOCK)))
+    outcome: dict[str, Any] = {}
+
+    def rewrite() -> None:
+        with dg.instance_for_test() as instance:
+            outcome["result"] = dg.materialize(
+                [public_holidays], resources={"database": FluxDatabase()}, instance=instance
+            )
+
+    worker = threading.Thread(target=rewrite)
+    worker.start()
+    try:
+        _wait_for_advisory_lock(pipeline_engine, CALENDAR_WRITE_LOCK & 0xFFFFFFFF, worker)
+    finally:
+        holder.execute(sa.select(sa.func.pg_advisory_unlock(CALENDAR_WRITE_LOCK)))
+        holder.close()
+    worker.join(timeout=120)
+    assert outcome["result"].success
+
+
+def _wait_for_advisory_lock(engine: sa.Engine, objid: int, worker: threading.Thread) -> None:
+    """Until a backend waits for the advisory lock whose low 32 bits are ``objid``."""
+    waiting = sa.text(
+        "select count(*) from pg_locks where locktype = 'advisory' and not granted "
+        "and objid = :lock"
+    )
+    deadline = time.monotonic() + 120
+    with engine.connect() as conn:
+        while not conn.execute(waiting, {"lock": objid}).scalar():
+            assert time.monotonic() < deadline, "nothing waited for the lock"
+            assert worker.is_alive(), "the work ended without taking the lock"
+            time.sleep(0.2)

@@ -331,6 +331,7 @@ def plot(results: pd.DataFrame, path: Path) -> None:
     ax.set_yticklabels(results["night"])
     ax.set_xlabel("run-seconds per restaurant")
     ax.set_title("A night's work per restaurant, by part")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     plt.tight_layout()
     plt.savefig(path)
     print(f"chart: {path}")

@@ -71,7 +71,7 @@ from flux_core.ingest.uploads import receive_upload
 from flux_core.landing import landing_zone
 from flux_core.settings import FluxSettings
 from flux_core.training.batch import train_series
-from flux_core.training.selection import SeriesPlan
+from flux_core.training.selection import refit_plan
 from flux_core.training.train import SeriesJob, TrainingConfig
 from flux_pipelines.defs.batches import TenantBatch, batches
 from flux_pipelines.defs.tenants import TENANTS
@@ -358,22 +358,11 @@ def accuracy() -> None:
         )
         for store, rows in train.groupby("store")
     ]
-    plans = {}
-    for job in jobs:
-        model = old.get(job.tenant_id)
-        if model is None or not model.backtest.get("windows"):
-            continue
-        score = model.backtest["candidates"][model.kind]
-        plans[(job.tenant_id, job.metric)] = SeriesPlan(
-            "refit",
-            "new days",
-            kind=model.kind,
-            members=tuple(model.backtest["members"]),
-            log_q10=score["log_q10"],
-            log_q90=score["log_q90"],
-            selected_version=1,
-            backtest=model.backtest,
-        )
+    plans = {
+        (job.tenant_id, job.metric): refit_plan(model.kind, model.backtest, 1, None)
+        for job in jobs
+        if (model := old.get(job.tenant_id)) is not None and model.backtest.get("windows")
+    }
     started = time.perf_counter()
     refitted = {
         job.tenant_id: outcome

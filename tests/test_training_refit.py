@@ -16,8 +16,8 @@ from flux_core.training.selection import (
     RESELECT_EVERY_DAYS,
     Champion,
     LiveAccuracy,
-    SeriesPlan,
     plan_series,
+    refit_plan,
     reselect_weekday,
 )
 from flux_core.training.series import daily_series
@@ -131,21 +131,12 @@ def test_about_a_seventh_of_the_tenants_reselect_each_night(selected) -> None:
 
 
 def _refit_plans(jobs: list[SeriesJob], models: list[DemandModel]) -> dict:
-    plans = {}
-    for job, model in zip(jobs, models, strict=True):
-        score = model.backtest["candidates"][model.kind]
-        plans[(job.tenant_id, job.metric)] = SeriesPlan(
-            "refit",
-            "new days",
-            kind=model.kind,
-            members=tuple(model.backtest["members"]),
-            log_q10=score["log_q10"],
-            log_q90=score["log_q90"],
-            selected_version=7,
-            selected_at="2024-06-01T02:00:00+00:00",
-            backtest=model.backtest,
+    return {
+        (job.tenant_id, job.metric): refit_plan(
+            model.kind, model.backtest, 7, "2024-06-01T02:00:00+00:00"
         )
-    return plans
+        for job, model in zip(jobs, models, strict=True)
+    }
 
 
 def test_a_refit_keeps_the_selection_and_learns_the_new_days(selected) -> None:

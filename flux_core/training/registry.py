@@ -249,6 +249,15 @@ class ModelRegistry:
                 ],
             )
         number = int(info.registered_model_version)  # type: ignore[arg-type]
+        return self._crown(engine, result, number, run_id)
+
+    def _crown(
+        self, engine: sa.Engine, result: dict[str, Any], number: int, run_id: str
+    ) -> RegisteredVersion:
+        """Version ``number`` becomes @champion (the previous one @challenger) in MLflow and in
+        flux.model_versions."""
+        tenant_id, metric = str(result["tenant_id"]), str(result["metric"])
+        name = registered_model_name(tenant_id, metric)
         previous = self.alias_version(name, CHAMPION)
         self.client.set_registered_model_alias(name, CHAMPION, str(number))
         if previous is not None and previous != number:
@@ -260,7 +269,7 @@ class ModelRegistry:
             version=number,
             model_name=name,
             model_kind=str(result["champion"]),
-            backtest=backtest,
+            backtest=result["backtest"],
             mlflow_run_id=run_id,
         )
         return RegisteredVersion(name, number, run_id, str(result["champion"]))
@@ -319,22 +328,7 @@ class ModelRegistry:
                 "last_observed_date": str(result.get("last_observed_date")),
             },
         )
-        number = int(created.version)
-        previous = self.alias_version(name, CHAMPION)
-        self.client.set_registered_model_alias(name, CHAMPION, str(number))
-        if previous is not None and previous != number:
-            self.client.set_registered_model_alias(name, CHALLENGER, str(previous))
-        record_model_version(
-            engine,
-            tenant_id=UUID(tenant_id),
-            metric=metric,
-            version=number,
-            model_name=name,
-            model_kind=str(result["champion"]),
-            backtest=backtest,
-            mlflow_run_id=str(selected.run_id),
-        )
-        return RegisteredVersion(name, number, str(selected.run_id), str(result["champion"]))
+        return self._crown(engine, result, int(created.version), str(selected.run_id))
 
     def alias_version(self, name: str, alias: str) -> int | None:
         try:

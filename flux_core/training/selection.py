@@ -179,15 +179,32 @@ def plan_series(
         return _select(f"selection {age} days old")
     if age >= 1 and today.toordinal() % RESELECT_EVERY_DAYS == reselect_weekday(tenant_id):
         return _select("weekly reselection")
-    score = (champion.backtest.get("candidates") or {}).get(champion.kind) or {}
+    return refit_plan(
+        champion.kind,
+        champion.backtest,
+        champion.selected_version,
+        champion.selection.get("selected_at") or champion.trained_at.isoformat(),
+    )
+
+
+def refit_plan(
+    kind: str,
+    backtest: Mapping[str, Any],
+    selected_version: int,
+    selected_at: str | None,
+    reason: str = "new days",
+) -> SeriesPlan:
+    """A refit of the champion of ``kind`` that ``backtest`` selected: its members and its
+    P10/P90 log errors kept."""
+    score = (backtest.get("candidates") or {}).get(kind) or {}
     return SeriesPlan(
         "refit",
-        "new days",
-        kind=champion.kind,
-        members=tuple(champion.backtest.get("members") or ()),
+        reason,
+        kind=kind,
+        members=tuple(backtest.get("members") or ()),
         log_q10=float(score.get("log_q10", 0.0)),
         log_q90=float(score.get("log_q90", 0.0)),
-        selected_version=champion.selected_version,
-        selected_at=champion.selection.get("selected_at") or champion.trained_at.isoformat(),
-        backtest=champion.backtest,
+        selected_version=selected_version,
+        selected_at=selected_at,
+        backtest=backtest,
     )

@@ -341,12 +341,15 @@ class ModelRegistry:
         return int(self.client.get_model_version_by_alias(name, CHAMPION).version)
 
     def load_champion(self, tenant_id: str | UUID, metric: str) -> tuple[DemandModel, int]:
-        """The model behind ``models:/<name>@champion`` and its version number."""
+        """The model behind ``models:/<name>@champion`` and its version number.
+
+        The alias is read once and the version loaded by number: read twice, a training moving
+        the alias in between would pair one version's number with another's model."""
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)
         number = self.champion_version(tenant_id, metric)
         name = registered_model_name(tenant_id, metric)
-        loaded = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
+        loaded = mlflow.pyfunc.load_model(f"models:/{name}/{number}")
         wrapper = loaded.unwrap_python_model()
         if not isinstance(wrapper, DemandModelPyfunc):
             raise TypeError(f"{name}@{CHAMPION} is not a Flux demand model")

@@ -70,6 +70,7 @@ from flux_core.training.entrypoint import outcome_entry
 from flux_core.training.metrics import coverage, rmsle, wape
 from flux_core.training.model import DemandModel
 from flux_core.training.registry import ModelRegistry
+from flux_core.training.selection import SeriesPlan
 from flux_core.training.train import SeriesJob, TrainingConfig
 from flux_pipelines.defs.batches import TenantBatch
 from flux_pipelines.defs.batches import batches as job_batches
@@ -299,11 +300,10 @@ def auto_ets(train: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
 # --- Flux --------------------------------------------------------------------------------
 
 
-def flux_models(
-    train: pd.DataFrame, config: TrainingConfig, drivers: dict[str, Drivers] | None = None
-) -> tuple[dict[str, DemandModel], dict[str, str]]:
+def recruit_jobs(train: pd.DataFrame, drivers: dict[str, Drivers] | None = None) -> list[SeriesJob]:
+    """One series per store, with its bookings when given."""
     drivers = drivers or {}
-    jobs = [
+    return [
         SeriesJob(
             str(store),
             "visitors",
@@ -313,9 +313,20 @@ def flux_models(
         )
         for store, rows in train.groupby("store")
     ]
+
+
+def flux_models(
+    train: pd.DataFrame,
+    config: TrainingConfig,
+    drivers: dict[str, Drivers] | None = None,
+    plans: dict[tuple[str, str], SeriesPlan] | None = None,
+) -> tuple[dict[str, DemandModel], dict[str, str]]:
+    """Each store's champion (``plans``: the stores to refit rather than select), and the errors
+    of the stores that failed."""
+    jobs = recruit_jobs(train, drivers)
     models: dict[str, DemandModel] = {}
     failed: dict[str, str] = {}
-    for job, outcome in zip(jobs, train_series(jobs, config), strict=True):
+    for job, outcome in zip(jobs, train_series(jobs, config, plans=plans), strict=True):
         if isinstance(outcome, SeriesFailure):
             failed[job.tenant_id] = outcome.error
         else:

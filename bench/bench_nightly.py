@@ -56,6 +56,7 @@ from bench.bench_forecast import (
     flux_forecast,
     flux_models,
     recruit_bookings,
+    recruit_jobs,
     recruit_visits,
     scheduled_nightly,
     scored,
@@ -70,7 +71,6 @@ from flux_core.db.tables import model_versions, uploads
 from flux_core.ingest.uploads import receive_upload
 from flux_core.landing import landing_zone
 from flux_core.settings import FluxSettings
-from flux_core.training.batch import train_series
 from flux_core.training.selection import refit_plan
 from flux_core.training.train import SeriesJob, TrainingConfig
 from flux_pipelines.defs.batches import TenantBatch, batches
@@ -348,27 +348,14 @@ def accuracy() -> None:
     fresh_seconds = time.perf_counter() - started
     week_ago = train[train["date"] <= train["date"].max() - pd.Timedelta(days=7)]
     old, _ = flux_models(week_ago, config, bookings)
-    jobs = [
-        SeriesJob(
-            str(store),
-            "visitors",
-            "JP",
-            rows[["date", "value"]].reset_index(drop=True),
-            bookings.get(str(store)),
-        )
-        for store, rows in train.groupby("store")
-    ]
+    jobs = recruit_jobs(train, bookings)
     plans = {
         (job.tenant_id, job.metric): refit_plan(model.kind, model.backtest, 1, None)
         for job in jobs
         if (model := old.get(job.tenant_id)) is not None and model.backtest.get("windows")
     }
     started = time.perf_counter()
-    refitted = {
-        job.tenant_id: outcome
-        for job, outcome in zip(jobs, train_series(jobs, config, plans=plans), strict=True)
-        if not hasattr(outcome, "error")
-    }
+    refitted, _ = flux_models(train, config, bookings, plans)
     refit_seconds = time.perf_counter() - started
     both = {
         name: scored(held, flux_forecast(models, days))
